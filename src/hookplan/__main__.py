@@ -1,0 +1,3 @@
+from hookplan.cli import main
+
+main()
