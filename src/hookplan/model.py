@@ -139,7 +139,7 @@ def redact(spec: Spec, mark: Callable[[Path], Any] = lambda _path: SENSITIVE) ->
 
 
 def path_str(path: Path) -> str:
-    """``("auth", "oauth_http_parameters", "header", 0, "value")`` -> ``auth.oauth_http_parameters.header[0].value``."""
+    """``("auth", "header", 0, "value")`` -> ``auth.header[0].value``."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)

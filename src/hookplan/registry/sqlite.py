@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from hookplan.errors import HookplanError
@@ -110,10 +110,8 @@ class SQLiteRegistry:
 
     @staticmethod
     def _rollback(cur: sqlite3.Cursor) -> None:
-        try:
+        with suppress(sqlite3.Error):
             cur.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
     @staticmethod
     def _bump(cur: sqlite3.Cursor) -> None:

@@ -1,0 +1,83 @@
+"""Options and small helpers shared by the command modules (this module registers no command)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from hookplan.errors import HookplanError
+from hookplan.ui import echo_warn
+
+if TYPE_CHECKING:
+    from hookplan.config import Config
+    from hookplan.registry.base import Registry
+
+DEFAULT_HOOKS_FILE = "hooks.yaml"
+
+hooks_file_option = click.option(
+    "-f",
+    "--file",
+    "hooks_file",
+    default=DEFAULT_HOOKS_FILE,
+    show_default=True,
+    envvar="HOOKPLAN_FILE",
+    help="The hooks file (env HOOKPLAN_FILE).",
+)
+state_option = click.option(
+    "--state",
+    envvar="HOOKPLAN_STATE",
+    metavar="PATH",
+    help="Registry file (env HOOKPLAN_STATE; default: hookplan.db beside the hooks file).",
+)
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    default="0s",
+    show_default=True,
+    metavar="DURATION",
+    help="How long to wait for another apply's lock, e.g. 30s or 5m.",
+)
+
+
+def load_config(hooks_file: str) -> Config:
+    """Load and validate the hooks file; warnings go to stderr, errors raise (exit 1 with every one)."""
+    from hookplan.config import load_config as load
+
+    config = load(hooks_file)
+    for diagnostic in config.diagnostics:
+        echo_warn(str(diagnostic).replace("warning: ", "", 1))
+    return config
+
+
+def open_registry(state: str | None, hooks_file: str | None) -> Registry:
+    from hookplan.registry import open_registry as open_
+
+    return open_(state, hooks_file)
+
+
+def workspace_of(hooks_file: str) -> str:
+    """The workspace a hooks file declares, read without resolving its secrets (for destroy, import)."""
+    import yaml
+
+    from hookplan.model import DEFAULT_WORKSPACE
+
+    path = Path(hooks_file)
+    if not path.is_file():
+        return DEFAULT_WORKSPACE
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return DEFAULT_WORKSPACE
+    workspace = doc.get("workspace") if isinstance(doc, dict) else None
+    return workspace if isinstance(workspace, str) and workspace else DEFAULT_WORKSPACE
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``5m``, ``1h``, ``250ms`` or a plain number of seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not m:
+        raise HookplanError(f"'{text}' is not a duration: use e.g. 30s, 5m or 1h")
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+    return float(m.group(1)) * scale
