@@ -2,7 +2,7 @@
 
 A hook is a name plus a *spec*: a plain JSON-like dict in canonical form (every default filled in,
 keys in a fixed shape), so two specs are equal exactly when the hooks behave the same. Secret values
-live inside the spec only in memory; anything persisted or printed goes through :func:`public_spec`,
+live inside the spec only in memory; anything persisted or printed goes through :func:`split_secrets`,
 which swaps each secret for its keyed fingerprint.
 """
 
@@ -114,10 +114,6 @@ def split_secrets(spec: Spec, key: bytes) -> tuple[Spec, dict[str, str]]:
         secrets[path_str(path)] = value
         set_path(public, path, fingerprint(key, value))
     return public, secrets
-
-
-def public_spec(spec: Spec, key: bytes) -> Spec:
-    return split_secrets(spec, key)[0]
 
 
 def join_secrets(public: Spec, secrets: dict[str, str]) -> Spec:

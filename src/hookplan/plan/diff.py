@@ -33,7 +33,11 @@ def make_plan(
     """The plan that makes ``registry`` match ``hooks`` (or, with ``destroy``, removes this workspace's)."""
     meta = registry.meta()
     records = {r.name: r for r in registry.list_hooks()}
-    wanted = {} if destroy else {h.name: registry.public_spec(h.spec) for h in hooks}
+    wanted = (
+        {}
+        if destroy
+        else dict(zip((h.name for h in hooks), registry.public_specs([h.spec for h in hooks]), strict=True))
+    )
     _refuse_foreign_names(wanted, records, workspace)
     changes = [
         _change(name, wanted.get(name), records.get(name)) for name in _names(wanted, records, workspace)

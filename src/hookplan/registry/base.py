@@ -65,8 +65,9 @@ class Registry(Protocol):
         """The registry's keyed fingerprint of a secret value."""
         ...
 
-    def public_spec(self, spec: Spec) -> Spec:
-        """``spec`` with its secrets replaced by this registry's fingerprints."""
+    def public_specs(self, specs: list[Spec]) -> list[Spec]:
+        """Each spec with its secrets replaced by this registry's fingerprints (one batch: a remote
+        registry answers it in one call)."""
         ...
 
     def list_hooks(self) -> list[HookRecord]: ...

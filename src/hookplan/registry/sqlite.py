@@ -127,8 +127,8 @@ class SQLiteRegistry:
     def fingerprint(self, value: str) -> str:
         return fingerprint(self._key, value)
 
-    def public_spec(self, spec: Spec) -> Spec:
-        return split_secrets(spec, self._key)[0]
+    def public_specs(self, specs: list[Spec]) -> list[Spec]:
+        return [split_secrets(spec, self._key)[0] for spec in specs]
 
     _COLUMNS = "name, spec, connection_state, state_reason, workspace, version, updated_at"
 
