@@ -66,10 +66,12 @@ def apply_plan(
         if stop.is_set():
             return None
         started = time.monotonic()
+        hook = hooks.get(change.name)
         try:
-            state, reason = walk(
-                registry, change.action, change.name, hooks.get(change.name), plan.workspace, authorizer
-            )
+            if getattr(registry, "server_side_walk", False):  # a remote registry walks the states itself
+                state, reason = registry.carry_out(change.action, change.name, hook, plan.workspace)  # type: ignore[attr-defined]
+            else:
+                state, reason = walk(registry, change.action, change.name, hook, plan.workspace, authorizer)
         except HookplanError as exc:
             state, reason = "ERROR", str(exc)
         return HookResult(change.name, change.action, state, reason, time.monotonic() - started)

@@ -4,6 +4,9 @@ create  CREATING -> AUTHORIZING -> AUTHORIZED | DEAUTHORIZED
 update  UPDATING -> AUTHORIZING -> AUTHORIZED | DEAUTHORIZED
 delete  DELETING -> gone
 replace delete, then create
+
+The walk is two halves: :func:`begin` records the first state (the control API answers after it) and
+:func:`finish` carries the rest out (the control API runs it in the background).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hookplan.model import Hook, Spec
-from hookplan.plan.model import CREATE, DELETE, REPLACE, UPDATE
+from hookplan.plan.model import DELETE, REPLACE, UPDATE
 from hookplan.registry.base import Registry
 
 Authorizer = Callable[[Spec], None]  # raises with a one-line reason when the endpoint refuses
@@ -24,7 +27,16 @@ def default_authorizer(spec: Spec) -> None:
     authorize(spec)
 
 
-def walk(
+def begin(registry: Registry, action: str, name: str, hook: Hook | None, workspace: str) -> None:
+    """The first persisted step: DELETING for a delete or replace, else CREATING / UPDATING."""
+    if action in (DELETE, REPLACE):
+        registry.set_state(name, "DELETING")
+        return
+    assert hook is not None, f"{action} of {name} needs the configured hook"
+    registry.put_hook(hook, "UPDATING" if action == UPDATE else "CREATING", "", workspace)
+
+
+def finish(
     registry: Registry,
     action: str,
     name: str,
@@ -32,17 +44,16 @@ def walk(
     workspace: str,
     authorizer: Authorizer = default_authorizer,
 ) -> tuple[str, str]:
-    """Carry one hook's change out; returns its final (connection state, reason)."""
+    """Every step after :func:`begin`; returns the final (connection state, reason)."""
     if action in (DELETE, REPLACE):
-        registry.set_state(name, "DELETING")
         registry.delete_hook(name)
         if action == DELETE:
             return "DELETED", ""
-    assert hook is not None, f"{action} of {name} needs the configured hook"
-    registry.put_hook(hook, "UPDATING" if action == UPDATE else "CREATING", "", workspace)
+        assert hook is not None
+        registry.put_hook(hook, "CREATING", "", workspace)
     registry.set_state(name, "AUTHORIZING")
     try:
-        authorizer(hook.spec)
+        authorizer(hook.spec)  # type: ignore[union-attr]
     except Exception as exc:
         reason = str(exc) or type(exc).__name__
         registry.set_state(name, "DEAUTHORIZED", reason)
@@ -51,4 +62,14 @@ def walk(
     return "AUTHORIZED", ""
 
 
-__all__ = ["CREATE", "DELETE", "REPLACE", "UPDATE", "Authorizer", "default_authorizer", "walk"]
+def walk(
+    registry: Registry,
+    action: str,
+    name: str,
+    hook: Hook | None,
+    workspace: str,
+    authorizer: Authorizer = default_authorizer,
+) -> tuple[str, str]:
+    """Carry one hook's change out from start to end; returns its final (connection state, reason)."""
+    begin(registry, action, name, hook, workspace)
+    return finish(registry, action, name, hook, workspace, authorizer)

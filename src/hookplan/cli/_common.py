@@ -32,6 +32,19 @@ state_option = click.option(
     metavar="PATH",
     help="Registry file (env HOOKPLAN_STATE; default: hookplan.db beside the hooks file).",
 )
+remote_option = click.option(
+    "--remote",
+    envvar="HOOKPLAN_REMOTE",
+    metavar="URL",
+    help="Use a running forwarder's control API as the registry (env HOOKPLAN_REMOTE; token in HOOKPLAN_TOKEN).",
+)
+wait_timeout_option = click.option(
+    "--wait-timeout",
+    default="2m",
+    show_default=True,
+    metavar="DURATION",
+    help="With --remote: how long to wait for each hook to settle.",
+)
 lock_timeout_option = click.option(
     "--lock-timeout",
     default="0s",
@@ -51,10 +64,20 @@ def load_config(hooks_file: str) -> Config:
     return config
 
 
-def open_registry(state: str | None, hooks_file: str | None) -> Registry:
+def open_registry(
+    state: str | None, hooks_file: str | None, remote: str | None = None, wait_timeout: str = "2m"
+) -> Registry:
+    import os
+
     from hookplan.registry import open_registry as open_
 
-    return open_(state, hooks_file)
+    return open_(
+        state,
+        hooks_file,
+        remote=remote,
+        token=os.environ.get("HOOKPLAN_TOKEN"),
+        wait_timeout=parse_duration(wait_timeout),
+    )
 
 
 def workspace_of(hooks_file: str) -> str:

@@ -20,7 +20,9 @@ from hookplan.cli._common import (
     lock_timeout_option,
     open_registry,
     parse_duration,
+    remote_option,
     state_option,
+    wait_timeout_option,
     workspace_of,
 )
 from hookplan.errors import HookplanError
@@ -53,6 +55,8 @@ parallelism_option = click.option(
 @click.argument("planfile", required=False)
 @hooks_file_option
 @state_option
+@remote_option
+@wait_timeout_option
 @auto_approve_option
 @parallelism_option
 @lock_timeout_option
@@ -61,6 +65,8 @@ def apply(
     planfile: str | None,
     hooks_file: str,
     state: str | None,
+    remote: str | None,
+    wait_timeout: str,
     auto_approve: bool,
     parallelism: int,
     lock_timeout: str,
@@ -73,7 +79,7 @@ def apply(
     if saved and hooks_file == "hooks.yaml" and saved.config_path:
         hooks_file = saved.config_path
     config = load_config(hooks_file)
-    registry = open_registry(state, hooks_file)
+    registry = open_registry(state, hooks_file, remote, wait_timeout)
     try:
         with registry.lock(_who("apply"), parse_duration(lock_timeout)):
             plan = make_plan(
@@ -98,6 +104,8 @@ def apply(
 @cli.command()
 @hooks_file_option
 @state_option
+@remote_option
+@wait_timeout_option
 @auto_approve_option
 @parallelism_option
 @lock_timeout_option
@@ -110,6 +118,8 @@ def apply(
 def destroy(
     hooks_file: str,
     state: str | None,
+    remote: str | None,
+    wait_timeout: str,
     auto_approve: bool,
     parallelism: int,
     lock_timeout: str,
@@ -119,7 +129,7 @@ def destroy(
     """Delete every hook this workspace manages (hooks of other workspaces are left alone)."""
     from hookplan.plan import make_plan
 
-    registry = open_registry(state, hooks_file if os.path.exists(hooks_file) else None)
+    registry = open_registry(state, hooks_file if os.path.exists(hooks_file) else None, remote, wait_timeout)
     try:
         with registry.lock(_who("destroy"), parse_duration(lock_timeout)):
             plan = make_plan(

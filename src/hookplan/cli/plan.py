@@ -7,12 +7,13 @@ import json
 import click
 
 from hookplan.cli import cli
-from hookplan.cli._common import hooks_file_option, load_config, open_registry, state_option
+from hookplan.cli._common import hooks_file_option, load_config, open_registry, remote_option, state_option
 
 
 @cli.command()
 @hooks_file_option
 @state_option
+@remote_option
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
 )
@@ -23,6 +24,7 @@ from hookplan.cli._common import hooks_file_option, load_config, open_registry, 
 def plan(
     hooks_file: str,
     state: str | None,
+    remote: str | None,
     fmt: str,
     detailed_exitcode: bool,
     out: str | None,
@@ -34,7 +36,7 @@ def plan(
     from hookplan.ui import use_colour
 
     config = load_config(hooks_file)
-    registry = open_registry(state, hooks_file)
+    registry = open_registry(state, hooks_file, remote)
     try:
         the_plan = make_plan(
             config.hooks,

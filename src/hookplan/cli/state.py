@@ -13,6 +13,7 @@ from hookplan.cli._common import (
     lock_timeout_option,
     open_registry,
     parse_duration,
+    remote_option,
     state_option,
 )
 from hookplan.errors import HookplanError
@@ -28,19 +29,20 @@ SHOW_COLUMNS = (
 )
 
 
-def _registry_for(state: str | None, hooks_file: str):
-    return open_registry(state, hooks_file if os.path.exists(hooks_file) else None)
+def _registry_for(state: str | None, hooks_file: str, remote: str | None = None):
+    return open_registry(state, hooks_file if os.path.exists(hooks_file) else None, remote)
 
 
 @cli.command()
 @hooks_file_option
 @state_option
+@remote_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (no secret values).")
-def show(hooks_file: str, state: str | None, as_json: bool) -> None:
+def show(hooks_file: str, state: str | None, remote: str | None, as_json: bool) -> None:
     """The Event Hooks table: every hook in the registry with its states."""
     from hookplan.ui import table
 
-    registry = _registry_for(state, hooks_file)
+    registry = _registry_for(state, hooks_file, remote)
     try:
         meta, records = registry.meta(), registry.list_hooks()
     finally:
@@ -78,13 +80,14 @@ def show(hooks_file: str, state: str | None, as_json: bool) -> None:
 @click.argument("name")
 @hooks_file_option
 @state_option
+@remote_option
 @lock_timeout_option
-def import_(name: str, hooks_file: str, state: str | None, lock_timeout: str) -> None:
+def import_(name: str, hooks_file: str, state: str | None, remote: str | None, lock_timeout: str) -> None:
     """Adopt the existing hook NAME into this hooks file's workspace (the next plan shows what differs)."""
     from hookplan.cli._common import workspace_of
 
     workspace = workspace_of(hooks_file)
-    registry = _registry_for(state, hooks_file)
+    registry = _registry_for(state, hooks_file, remote)
     try:
         with registry.lock("hookplan import", parse_duration(lock_timeout)):
             record = registry.get_hook(name)

@@ -27,5 +27,17 @@ def default_state_path(hooks_file: str | Path | None) -> Path:
     return base / DEFAULT_STATE_FILE
 
 
-def open_registry(state: str | Path | None, hooks_file: str | Path | None = None) -> Registry:
+def open_registry(
+    state: str | Path | None,
+    hooks_file: str | Path | None = None,
+    *,
+    remote: str | None = None,
+    token: str | None = None,
+    wait_timeout: float = 120.0,
+) -> Registry:
+    """The SQLite file (``state``, else beside the hooks file), or a forwarder's control API at ``remote``."""
+    if remote:
+        from hookplan.registry.remote import RemoteRegistry
+
+        return RemoteRegistry(remote, token, wait_timeout=wait_timeout)
     return SQLiteRegistry(Path(state) if state else default_state_path(hooks_file))

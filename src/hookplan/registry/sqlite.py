@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS apply_lock (
     holder TEXT NOT NULL,
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
-    since REAL NOT NULL
+    since REAL NOT NULL,
+    expires REAL                    -- set for leases taken over the control API; NULL for a local process
 );
 """
 
@@ -223,7 +224,7 @@ class SQLiteRegistry:
         host, pid = socket.gethostname(), os.getpid()
         while not self._try_lock(who, host, pid):
             if time.monotonic() >= deadline:
-                holder, since = self._lock_holder()
+                holder, since = self.lock_holder()
                 stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
                 raise LockError(
                     f"the registry {self.path} is locked by {holder} since {stamp}; "
@@ -236,18 +237,27 @@ class SQLiteRegistry:
             with self._tx() as cur:
                 cur.execute("DELETE FROM apply_lock WHERE id = 1 AND host = ? AND pid = ?", (host, pid))
 
-    def _try_lock(self, who: str, host: str, pid: int) -> bool:
+    def _try_lock(self, who: str, host: str, pid: int, expires: float | None = None) -> bool:
         with self._tx() as cur:
-            row = cur.execute("SELECT host, pid FROM apply_lock WHERE id = 1").fetchone()
-            if row and not (row[0] == host and not _pid_alive(row[1])):
-                return False  # held, and not by a process of this host that has died
+            row = cur.execute("SELECT host, pid, expires FROM apply_lock WHERE id = 1").fetchone()
+            if row and not _is_stale(*row):
+                return False
             cur.execute(
-                "INSERT OR REPLACE INTO apply_lock VALUES (1, ?, ?, ?, ?)",
-                (f"{who} (pid {pid} on {host})", host, pid, time.time()),
+                "INSERT OR REPLACE INTO apply_lock VALUES (1, ?, ?, ?, ?, ?)",
+                (f"{who} (pid {pid} on {host})" if pid else who, host, pid, time.time(), expires),
             )
             return True
 
-    def _lock_holder(self) -> tuple[str, float]:
+    def acquire_lease(self, who: str, ttl: float) -> str | None:
+        """Take the apply lock for a remote client for ``ttl`` seconds; the lease id, or None when held."""
+        lease = "lease:" + _secrets.token_hex(16)
+        return lease if self._try_lock(who, lease, 0, time.time() + ttl) else None
+
+    def release_lease(self, lease: str) -> None:
+        with self._tx() as cur:
+            cur.execute("DELETE FROM apply_lock WHERE id = 1 AND host = ?", (lease,))
+
+    def lock_holder(self) -> tuple[str, float]:
         with self._mutex:
             row = self._conn.execute("SELECT holder, since FROM apply_lock WHERE id = 1").fetchone()
         return (row[0], row[1]) if row else ("nobody (released just now)", time.time())
@@ -262,6 +272,13 @@ class SQLiteRegistry:
     def close(self) -> None:
         with self._mutex:
             self._conn.close()
+
+
+def _is_stale(host: str, pid: int, expires: float | None) -> bool:
+    """A lock whose lease ran out, or whose holder was a process of this host that has died."""
+    if expires is not None:
+        return expires < time.time()
+    return host == socket.gethostname() and not _pid_alive(pid)
 
 
 def _pid_alive(pid: int) -> bool:
