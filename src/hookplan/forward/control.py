@@ -10,7 +10,6 @@ updates and deletes.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hookplan.apply.walk import Authorizer, begin, default_authorizer, finish
+from hookplan.forward.tokens import Tokens, check_admin, error_response
 from hookplan.model import DEFAULT_WORKSPACE, Hook
 from hookplan.plan.model import CREATE, DELETE, UPDATE
 from hookplan.registry.base import HookRecord
@@ -40,8 +40,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 @dataclass
 class Control:
     registry: SQLiteRegistry
-    admin_token: str | None
-    ingest_token: str | None
+    tokens: Tokens
     authorizer: Authorizer = default_authorizer
 
 
@@ -51,15 +50,13 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.field = status, code, message, field
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
-
-
 def control_routes(control: Control) -> list[Route]:
     def guarded(handler: Callable[[Control, Request], Awaitable[Response]]) -> Handler:
         async def endpoint(request: Request) -> Response:
+            refused = check_admin(request, control.tokens)
+            if refused is not None:
+                return refused
             try:
-                _authenticate(control, request)
                 return await handler(control, request)
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.field)
@@ -78,22 +75,6 @@ def control_routes(control: Control) -> list[Route]:
         Route("/v1/hooks/{name}", guarded(delete_hook), methods=["DELETE"]),
         Route("/v1/hooks/{name}/workspace", guarded(set_workspace), methods=["PUT"]),
     ]
-
-
-def _authenticate(control: Control, request: Request) -> None:
-    """Admin bearer token: 401 without a valid one, 403 when the ingest token is presented instead."""
-    if not control.admin_token:
-        raise ApiError(
-            401, "control_api_disabled", "the control API is off: start the forwarder with HOOKPLAN_TOKEN"
-        )
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <HOOKPLAN_TOKEN>'")
-    if hmac.compare_digest(token.encode(), control.admin_token.encode()):
-        return
-    if control.ingest_token and hmac.compare_digest(token.encode(), control.ingest_token.encode()):
-        raise ApiError(403, "forbidden", "the ingest token cannot use the control API; use HOOKPLAN_TOKEN")
-    raise ApiError(401, "unauthorized", "the bearer token is not valid")
 
 
 # -- registry-wide ------------------------------------------------------------------------------
@@ -145,17 +126,13 @@ def hook_json(record: HookRecord) -> dict[str, Any]:
 
 
 def _hook_response(record: HookRecord, status: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        hook_json(record), status_code=status, headers={"ETag": f'"{record.version}"', **headers}
-    )
+    return JSONResponse(hook_json(record), status_code=status, headers={"ETag": f'"{record.version}"', **headers})
 
 
 async def list_hooks(control: Control, request: Request) -> Response:
     meta = await run_in_threadpool(control.registry.meta)
     records = await run_in_threadpool(control.registry.list_hooks)
-    return JSONResponse(
-        {"lineage": meta.lineage, "serial": meta.serial, "hooks": [hook_json(r) for r in records]}
-    )
+    return JSONResponse({"lineage": meta.lineage, "serial": meta.serial, "hooks": [hook_json(r) for r in records]})
 
 
 async def get_hook(control: Control, request: Request) -> Response:
