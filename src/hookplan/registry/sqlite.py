@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS apply_lock (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     since REAL NOT NULL,
-    expires REAL                    -- set for leases taken over the control API; NULL for a local process
+    expires REAL                    -- set for leases taken over the control API, NULL for a local process
 );
 """
 
