@@ -9,6 +9,7 @@ uvicorn in a background thread on a free port (port 0: never a fixed one) and yi
 On exit the server stops taking connections, finishes in-flight requests (bounded by ``shutdown_timeout``)
 and the thread is joined. Reusable by any test: receivers, token servers, the forwarder itself. Each
 server has its own event loop in its own thread, so sync and async clients in the test both work.
+Import it as ``from servers import serve_app`` (pytest puts ``tests/`` on ``sys.path``).
 """
 
 from __future__ import annotations

@@ -183,6 +183,25 @@ def test_grant_type_in_the_query_string_is_not_repeated_in_the_body() -> None:
 
 
 @respx.mock
+def test_design_example_json_content_type_with_grant_type_in_query_sends_an_empty_json_object() -> None:
+    token = respx.post(url__startswith=TOKEN_URL).mock(return_value=token_reply())
+    respx.post(HOOK_URL).mock(return_value=httpx.Response(200))
+    params = {
+        "header": [{"key": "Content-Type", "value": "application/json", "secret": False}],
+        "query_string": [
+            {"key": "scope", "value": "api://siem/.default", "secret": False},
+            {"key": "grant_type", "value": "client_credentials", "secret": False},
+        ],
+    }
+    with httpx.Client() as client:
+        client.post(HOOK_URL, auth=build_auth(oauth_spec(oauth_http_parameters=params)))
+    sent = token.calls.last.request
+    assert sent.url.query == b"scope=api%3A%2F%2Fsiem%2F.default&grant_type=client_credentials"
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.content == b"{}"
+
+
+@respx.mock
 def test_get_token_request_has_no_body_and_carries_the_grant_type_in_the_query() -> None:
     token = respx.get(url__startswith=TOKEN_URL).mock(return_value=token_reply())
     respx.post(HOOK_URL).mock(return_value=httpx.Response(200))
