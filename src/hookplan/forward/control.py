@@ -64,6 +64,7 @@ def control_routes(control: Control) -> list[Route]:
         return endpoint
 
     return [
+        Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/registry", guarded(get_registry), methods=["GET"]),
         Route("/v1/fingerprints", guarded(post_fingerprints), methods=["POST"]),
         Route("/v1/lock", guarded(post_lock), methods=["POST"]),
@@ -75,6 +76,20 @@ def control_routes(control: Control) -> list[Route]:
         Route("/v1/hooks/{name}", guarded(delete_hook), methods=["DELETE"]),
         Route("/v1/hooks/{name}/workspace", guarded(set_workspace), methods=["PUT"]),
     ]
+
+
+async def openapi(request: Request) -> Response:
+    """The API description (schemas/openapi.yaml), as JSON, unauthenticated like any public spec."""
+    return JSONResponse(_openapi_document())
+
+
+@cache
+def _openapi_document() -> dict[str, Any]:
+    from importlib import resources
+
+    import yaml
+
+    return yaml.safe_load(resources.files("hookplan").joinpath("schemas/openapi.yaml").read_text())
 
 
 # -- registry-wide ------------------------------------------------------------------------------
