@@ -1,0 +1,135 @@
+"""One delivery attempt: build the request a hook asks for, send it with httpx, report what happened.
+
+The request carries the hook's method, endpoint and invocation parameters, ``Content-Type:
+application/json``, ``User-Agent: hookplan/<version>`` and the event id as ``webhook-id`` (Standard
+Webhooks' idempotency key). With a ``signing_secret`` it adds ``webhook-timestamp`` and
+``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 of ``{id}.{timestamp}.{body}``, body uncompressed).
+A ``Content-Encoding: gzip`` header among the hook's parameters means the body really is gzipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from hookplan import __version__
+from hookplan.model import SENSITIVE, Spec, get_path, secret_paths
+
+USER_AGENT = f"hookplan/{__version__}"
+
+
+@dataclass(slots=True)
+class AttemptResult:
+    status: int | None  # HTTP status, None for a network error / timeout / refusal before sending
+    error: str  # "" on success; never holds a secret value
+    latency_ms: float
+    retry_after: str | None = None  # the raw header, parsed by the retry policy
+    final: bool = False  # never worth retrying (e.g. a refused destination)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status <= 299
+
+
+def sign(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks signature; a ``whsec_`` secret is base64 key material, anything else raw."""
+    key = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else secret.encode("utf-8")
+    signed = f"{event_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+
+
+def build_request(client: httpx.AsyncClient, spec: Spec, event_id: str, body: bytes) -> httpx.Request:
+    """The HTTP request for one attempt (auth is applied by httpx when it is sent)."""
+    params = spec.get("invocation_http_parameters") or {}
+    headers = httpx.Headers({"Content-Type": "application/json", "User-Agent": USER_AGENT})
+    for p in params.get("header", []):
+        headers[p["key"]] = p["value"]
+    headers["webhook-id"] = event_id
+    if spec.get("signing_secret"):
+        ts = int(time.time())
+        headers["webhook-timestamp"] = str(ts)
+        headers["webhook-signature"] = sign(spec["signing_secret"], event_id, ts, body)
+    if "gzip" in headers.get("content-encoding", "").lower():
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+    url = httpx.URL(spec["endpoint"])
+    query = params.get("query_string", [])
+    if query:
+        merged = url.params
+        for p in query:
+            merged = merged.add(p["key"], p["value"])
+        url = url.copy_with(params=merged)
+    return client.build_request(spec["http_method"], url, headers=headers, content=body)
+
+
+def scrub(text: str, spec: Spec) -> str:
+    """``text`` with every secret value of the hook replaced: error text can quote a URL or header."""
+    for path in secret_paths(spec):
+        value = get_path(spec, path)
+        if isinstance(value, str) and value:
+            text = text.replace(value, SENSITIVE)
+    return text
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    name = type(exc).__name__
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return f"timeout: {text}" if text else "timeout"
+    return f"{name}: {text}" if text else name
+
+
+async def attempt(
+    client: httpx.AsyncClient,
+    spec: Spec,
+    auth: httpx.Auth | None,
+    event_id: str,
+    body: bytes,
+    timeout: float,
+) -> AttemptResult:
+    """Send once; exceptions become results (the worker never sees a raw error)."""
+    from hookplan.auth import TokenError, is_token_request
+
+    started = time.perf_counter()
+    try:
+        request = build_request(client, spec, event_id, body)
+        async with asyncio.timeout(timeout):
+            response = await client.send(request, auth=auth)
+    except TokenError as exc:
+        reason = scrub(str(exc) or "the token endpoint refused", spec)
+        return AttemptResult(None, f"OAuth token request failed: {reason}", _ms(started))
+    except httpx.RequestError as exc:
+        where = "OAuth token endpoint: " if _token_request(exc, is_token_request) else ""
+        return AttemptResult(None, scrub(where + describe(exc), spec), _ms(started))
+    except (httpx.HTTPError, OSError, TimeoutError) as exc:
+        return AttemptResult(None, scrub(describe(exc), spec), _ms(started))
+    except httpx.InvalidURL as exc:
+        return AttemptResult(None, scrub(f"invalid endpoint: {exc}", spec), _ms(started), final=True)
+    latency = _ms(started)
+    error = "" if 200 <= response.status_code <= 299 else f"HTTP {response.status_code}"
+    return AttemptResult(response.status_code, error, latency, response.headers.get("retry-after"))
+
+
+def _token_request(exc: httpx.RequestError, check: Any) -> bool:
+    try:
+        return bool(check(exc.request))
+    except RuntimeError:  # no request attached
+        return False
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def client_for(concurrency: int, timeout: float) -> httpx.AsyncClient:
+    """One shared client: keep-alive pools per endpoint; proxies from the environment are not used
+    (the SSRF check must see the real destination)."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(concurrency, 20))
+    return httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False, follow_redirects=False)

@@ -1,0 +1,156 @@
+"""The forwarder's parts wired together, with their lifecycle: start, background loops, graceful stop.
+
+The ASGI app only sees a :class:`Runtime` (``app.state.runtime``); the server starts it in the
+lifespan and stops it after uvicorn has stopped taking requests, so everything accepted is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import httpx
+
+from hookplan.forward import store
+from hookplan.forward.deliver import client_for
+from hookplan.forward.logs import log
+from hookplan.forward.metrics import Metrics
+from hookplan.forward.retry import RetryPolicy
+from hookplan.forward.routing import HookSet, hooks_signature, load_hooks
+from hookplan.forward.tokens import Tokens
+from hookplan.forward.worker import Dispatcher
+from hookplan.registry.sqlite import SQLiteRegistry
+
+HOOK_POLL = 0.25  # seconds: a hook applied elsewhere takes effect well within a second
+PRUNE_EVERY = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    state: Path
+    tokens: Tokens = field(default_factory=lambda: Tokens(None, None))
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    allow_private: bool = False
+    concurrency: int = 8  # attempts in flight per hook
+    shutdown_grace: float = 10.0  # seconds in-flight attempts get to finish on SIGTERM
+
+
+class Runtime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.metrics = Metrics()
+        self.hooks = HookSet([])
+        self.draining = False
+        self.started_at = time.time()
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        self.registry = SQLiteRegistry(s.state)
+        self.committer = store.GroupCommitter(s.state, loop)
+        self.conn = store.open_queue(s.state, synchronous="NORMAL")  # reads on the loop
+        self.read_conn = store.open_queue(s.state, synchronous="NORMAL")  # reads in a thread
+        self._read_lock = asyncio.Lock()
+        self.client: httpx.AsyncClient = client_for(s.concurrency, s.policy.timeout)
+        self.dispatcher = Dispatcher(
+            self.conn,
+            self.committer,
+            s.policy,
+            self.metrics,
+            client=self.client,
+            build_auth=_auth_builder(),
+            write_state=self._write_state,
+            guard=_guard(s.allow_private),
+            concurrency=s.concurrency,
+        )
+        self._signature = hooks_signature(self.conn)
+        self._adopt(load_hooks(self.registry))
+        self.dispatcher.settle_orphans(list(self.hooks.views))
+        self._tasks = [
+            loop.create_task(self.dispatcher.run(), name="dispatch"),
+            loop.create_task(self._watch_hooks(), name="watch-hooks"),
+            loop.create_task(self._prune(), name="prune"),
+        ]
+        log(logging.INFO, "forwarder started", state=str(s.state), hooks=len(self.hooks.views))
+
+    async def stop(self) -> None:
+        """After uvicorn stopped taking requests: finish in-flight attempts, commit, close."""
+        self.draining = True
+        await self.dispatcher.stop(self.settings.shutdown_grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.aclose()
+        await asyncio.to_thread(self.committer.close)
+        self.conn.close()
+        self.read_conn.close()
+        self.registry.close()
+        log(logging.INFO, "forwarder stopped; nothing accepted is lost")
+
+    async def read(self, fn: Callable, *args: object) -> object:
+        """Run a (possibly large) read query off the event loop."""
+        async with self._read_lock:
+            return await asyncio.to_thread(fn, self.read_conn, *args)
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def _adopt(self, hooks: HookSet) -> None:
+        self.hooks = hooks
+        self.dispatcher.apply_hooks(hooks)
+
+    async def _watch_hooks(self) -> None:
+        while True:
+            await asyncio.sleep(HOOK_POLL)
+            try:
+                signature = hooks_signature(self.conn)
+                if signature != self._signature:
+                    self._signature = signature
+                    hooks = await asyncio.to_thread(load_hooks, self.registry)
+                    self._adopt(hooks)
+                    log(logging.INFO, "hooks reloaded", hooks=len(hooks.views))
+            except Exception as exc:  # a locked or busy file: try again at the next tick
+                log(logging.WARNING, "could not reload hooks", error=f"{type(exc).__name__}: {exc}")
+
+    async def _write_state(self, name: str, state: str, reason: str) -> None:
+        try:
+            await asyncio.to_thread(partial(self.registry.set_state, name, state, reason, bump_serial=False))
+        except Exception as exc:
+            log(logging.ERROR, "could not record hook state", hook=name, error=f"{type(exc).__name__}: {exc}")
+
+    async def _prune(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                while await self.committer.run(partial(_prune_op)) > 0:
+                    await asyncio.sleep(0)
+            await asyncio.sleep(PRUNE_EVERY)
+
+
+def _prune_op(cur: object) -> int:
+    return store.prune(cur, time.time())  # type: ignore[arg-type]
+
+
+def _auth_builder() -> Callable[[dict], httpx.Auth | None]:
+    from hookplan.auth import build_auth
+
+    return build_auth
+
+
+def _guard(allow_private: bool) -> Callable:
+    """The SSRF check as the dispatcher wants it: endpoint -> refusal reason or None."""
+    from hookplan.auth.ssrf import async_check_destination
+
+    async def guard(url: str) -> str | None:
+        try:
+            await async_check_destination(url, allow_private=allow_private)
+        except Exception as exc:
+            return f"endpoint refused: {exc}"
+        return None
+
+    return guard
