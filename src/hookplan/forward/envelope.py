@@ -9,6 +9,8 @@ whole-request error.
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -52,12 +54,30 @@ class BodyError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def is_rfc3339(value: object) -> bool:
+    """RFC 3339 date-time, checked here: jsonschema's own check needs an optional package."""
+    if not isinstance(value, str):
+        return True  # the type keyword reports non-strings
+    if not _RFC3339.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 @cache
 def _validator() -> Any:
     import jsonschema
 
     schema = json.loads(SCHEMA_PATH.read_text())
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checks("date-time")(is_rfc3339)
+    return jsonschema.Draft202012Validator(schema, format_checker=formats)
 
 
 def parse_body(body: bytes, content_type: str = "") -> list[Envelope | Rejection]:
