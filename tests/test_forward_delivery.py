@@ -25,10 +25,9 @@ from forward_kit import (
     spec,
     wait_until,
 )
-from servers import serve_app
-
 from hookplan import __version__
 from hookplan.registry import SQLiteRegistry
+from servers import serve_app
 
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 

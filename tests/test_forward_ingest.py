@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from forward_kit import ADMIN_TOKEN, INGEST_TOKEN, forwarder, make_event, put_hook, receiver, sample_events, spec
 
+from forward_kit import ADMIN_TOKEN, INGEST_TOKEN, forwarder, make_event, put_hook, receiver, sample_events, spec
 from hookplan.forward.envelope import BodyError, Envelope, Rejection, parse_body
 
 
