@@ -29,6 +29,7 @@ from hookplan.registry.sqlite import SQLiteRegistry
 
 HOOK_POLL = 0.25  # seconds: a hook applied elsewhere takes effect well within a second
 PRUNE_EVERY = 60.0
+SSRF_TTL = 5.0
 
 
 @dataclass(frozen=True)
@@ -143,14 +144,33 @@ def _auth_builder() -> Callable[[dict], httpx.Auth | None]:
 
 
 def _guard(allow_private: bool) -> Callable:
-    """The SSRF check as the dispatcher wants it: endpoint -> refusal reason or None."""
-    from hookplan.auth.ssrf import async_check_destination
+    """The SSRF check as the dispatcher wants it: spec -> refusal reason, or None to go ahead.
 
-    async def guard(url: str) -> str | None:
+    Both the endpoint and (OAuth) the token endpoint are checked. A host that does not resolve is not
+    a refusal: the attempt then fails as a network error and is retried. Verdicts for a host are kept
+    for ``SSRF_TTL`` seconds so a busy hook does not resolve twice per delivery.
+    """
+    from hookplan.auth.ssrf import DestinationRefused, async_check_destination
+
+    allowed: dict[str, float] = {}
+
+    async def check(url: str) -> str | None:
+        if allowed.get(url, 0.0) > time.monotonic():
+            return None
         try:
             await async_check_destination(url, allow_private=allow_private)
-        except Exception as exc:
+        except DestinationRefused as exc:
             return f"endpoint refused: {exc}"
+        except OSError:
+            return None  # unresolvable now: the attempt itself reports the network error
+        allowed[url] = time.monotonic() + SSRF_TTL
         return None
+
+    async def guard(spec: dict) -> str | None:
+        refusal = await check(spec["endpoint"])
+        token_url = (spec.get("auth") or {}).get("authorization_endpoint")
+        if refusal is None and token_url:
+            refusal = await check(token_url)
+        return refusal
 
     return guard

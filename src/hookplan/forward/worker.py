@@ -42,7 +42,7 @@ MAX_WAIT = 1.0  # the loop polls the queue at least this often (redrives from th
 HOLD_SWEEP = 5.0  # how often held deliveries are checked for their age limit
 
 StateWriter = Callable[[str, str, str], Awaitable[None]]  # (hook, connection state, reason)
-Guard = Callable[[str], Awaitable[str | None]]  # endpoint -> refusal reason (SSRF) or None
+Guard = Callable[[dict], Awaitable[str | None]]  # hook spec -> refusal reason (SSRF) or None
 
 
 class Lane:
@@ -241,7 +241,7 @@ class Dispatcher:
         spec, now = view.hook.spec, time.time()
         if now - due.created_at > self._policy.max_event_age:
             return self._final(view.name, due, "dead", None, "the event reached its maximum age", None)
-        refusal = await self._guard(spec["endpoint"])
+        refusal = await self._guard(spec)
         if refusal:
             return self._final(view.name, due, "dead", None, scrub(refusal, spec), None)
         await lane.limiter.acquire()
