@@ -76,7 +76,13 @@ def oauth_hook(name: str, token_url: str, secret_ref: str = "${env:HP_OAUTH_SECR
 
 
 def plain_hook(name: str) -> dict:
-    return {"name": name, "event_type": "ALL", "endpoint": f"https://{name}.example.com/h", "auth": {"type": "NONE"}}
+    return {
+        "name": name,
+        "event_type": "ALL",
+        "endpoint": f"https://{name}.example.com/h",
+        "http_method": "POST",
+        "auth": {"type": "NONE"},
+    }
 
 
 def write(path: Path, hooks: list[dict]) -> Path:
@@ -134,8 +140,12 @@ def test_refused_token_leaves_hook_deauthorized_and_others_applied(tmp_path, tok
     state, reason = hooks["siem"]
     assert state == "DEAUTHORIZED" and "401" in reason and "invalid_client" in reason
     # The next plan repairs it: the spec matches, but the connection state is not settled.
-    plan = hookplan("plan", "-f", str(f), "--detailed-exitcode")
+    plan = hookplan("plan", "-f", str(f), "--detailed-exitcode", env={"HP_OAUTH_SECRET": "wrong-Secret-9912"})
     assert plan.returncode == 2 and "connection state is DEAUTHORIZED" in plan.stdout
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in plan.stdout
+    # With the right secret, the rotated client_secret is the change, and apply authorizes it.
+    plan = hookplan("plan", "-f", str(f), "--detailed-exitcode")
+    assert plan.returncode == 2 and "~ auth.client_secret = (sensitive value)" in plan.stdout
     fixed = hookplan("apply", "-f", str(f), "--auto-approve")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert registry_hooks(tmp_path / "hookplan.db")["siem"] == ("AUTHORIZED", "")

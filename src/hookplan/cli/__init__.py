@@ -15,7 +15,18 @@ from hookplan.registry.base import LockError
 from hookplan.ui import echo_err
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class HookplanGroup(click.Group):
+    """Turns every user-facing error into one ``Error:`` line and exit 1, however the CLI is invoked."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (HookplanError, LockError) as exc:
+            echo_err(str(exc))
+            ctx.exit(1)
+
+
+@click.group(cls=HookplanGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="hookplan")
 def cli() -> None:
     """Plan, apply and run HYPR-style custom event hooks declared in YAML."""
@@ -30,9 +41,6 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     except click.ClickException as exc:
         exc.show()
-        code = 1
-    except (HookplanError, LockError) as exc:
-        echo_err(str(exc))
         code = 1
     except KeyboardInterrupt:
         echo_err("interrupted")

@@ -71,7 +71,7 @@ def apply(
     parallelism: int,
     lock_timeout: str,
     targets: tuple[str, ...],
-) -> int:
+) -> None:
     """Make the registry match the hooks file (or carry out a saved PLANFILE exactly)."""
     from hookplan.plan import check_still_valid, load_plan, make_plan
 
@@ -94,11 +94,12 @@ def apply(
             if saved:
                 check_still_valid(saved, plan)
             hooks = {h.name: h for h in config.hooks}
-            return _confirm_and_apply(
+            code = _confirm_and_apply(
                 plan, hooks, registry, auto_approve or saved is not None, parallelism, show_plan=saved is None
             )
     finally:
         registry.close()
+    click.get_current_context().exit(code)
 
 
 @cli.command()
@@ -109,12 +110,8 @@ def apply(
 @auto_approve_option
 @parallelism_option
 @lock_timeout_option
-@click.option(
-    "--workspace", help="Workspace whose hooks to destroy (default: the hooks file's, else 'default')."
-)
-@click.option(
-    "--target", "targets", multiple=True, metavar="NAME", help="Destroy only this hook (repeatable)."
-)
+@click.option("--workspace", help="Workspace whose hooks to destroy (default: the hooks file's, else 'default').")
+@click.option("--target", "targets", multiple=True, metavar="NAME", help="Destroy only this hook (repeatable).")
 def destroy(
     hooks_file: str,
     state: str | None,
@@ -125,7 +122,7 @@ def destroy(
     lock_timeout: str,
     workspace: str | None,
     targets: tuple[str, ...],
-) -> int:
+) -> None:
     """Delete every hook this workspace manages (hooks of other workspaces are left alone)."""
     from hookplan.plan import make_plan
 
@@ -135,9 +132,10 @@ def destroy(
             plan = make_plan(
                 [], registry, workspace=workspace or workspace_of(hooks_file), targets=targets, destroy=True
             )
-            return _confirm_and_apply(plan, {}, registry, auto_approve, parallelism, show_plan=True)
+            code = _confirm_and_apply(plan, {}, registry, auto_approve, parallelism, show_plan=True)
     finally:
         registry.close()
+    click.get_current_context().exit(code)
 
 
 def _who(command: str) -> str:
@@ -164,9 +162,7 @@ def _confirm_and_apply(
     if show_plan or not plan.has_changes:
         click.echo(render_text(plan, colour=colour))
     if not plan.has_changes:
-        click.echo(
-            style("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.", "green", True, colour=colour)
-        )
+        click.echo(style("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.", "green", True, colour=colour))
         return 0
     if not approved:
         _ask_for_approval("destroy" if plan.destroy else "apply")
@@ -266,7 +262,5 @@ def _report(result: ApplyResult, plan: Plan, colour: bool) -> int:
             )
         )
         return 1
-    click.echo(
-        style(f"\n{'Destroy' if plan.destroy else 'Apply'} complete! {counts}", "green", True, colour=colour)
-    )
+    click.echo(style(f"\n{'Destroy' if plan.destroy else 'Apply'} complete! {counts}", "green", True, colour=colour))
     return 0

@@ -14,9 +14,7 @@ from hookplan.cli._common import hooks_file_option, load_config, open_registry, 
 @hooks_file_option
 @state_option
 @remote_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
 @click.option("--out", metavar="FILE", help="Save the plan (no secret values) for 'hookplan apply FILE'.")
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Plan only this hook (repeatable).")
@@ -30,7 +28,7 @@ def plan(
     out: str | None,
     targets: tuple[str, ...],
     destroy: bool,
-) -> int:
+) -> None:
     """Show what apply would change to make the registry match the hooks file."""
     from hookplan.plan import make_plan, plan_to_json, render_markdown, render_text, save_plan
     from hookplan.ui import use_colour
@@ -59,7 +57,7 @@ def plan(
         save_plan(the_plan, out)
         if fmt == "text":
             click.echo(
-                f"\nSaved the plan to: {out}\n\nTo perform exactly these actions, run:\n"
-                f"    hookplan apply {out}"
+                f"\nSaved the plan to: {out}\n\nTo perform exactly these actions, run:\n    hookplan apply {out}"
             )
-    return 2 if detailed_exitcode and the_plan.has_changes else 0
+    if detailed_exitcode and the_plan.has_changes:
+        click.get_current_context().exit(2)

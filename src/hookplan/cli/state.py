@@ -108,9 +108,10 @@ def import_(name: str, hooks_file: str, state: str | None, remote: str | None, l
 @cli.command("force-unlock")
 @hooks_file_option
 @state_option
-def force_unlock(hooks_file: str, state: str | None) -> None:
+@remote_option
+def force_unlock(hooks_file: str, state: str | None, remote: str | None) -> None:
     """Remove a stale apply lock (only when the holder is certainly gone)."""
-    registry = _registry_for(state, hooks_file)
+    registry = _registry_for(state, hooks_file, remote)
     try:
         holder = registry.force_unlock()
     finally:

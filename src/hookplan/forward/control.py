@@ -68,6 +68,7 @@ def control_routes(control: Control) -> list[Route]:
         Route("/v1/registry", guarded(get_registry), methods=["GET"]),
         Route("/v1/fingerprints", guarded(post_fingerprints), methods=["POST"]),
         Route("/v1/lock", guarded(post_lock), methods=["POST"]),
+        Route("/v1/lock", guarded(force_unlock), methods=["DELETE"]),
         Route("/v1/lock/{lease}", guarded(delete_lock), methods=["DELETE"]),
         Route("/v1/hooks", guarded(list_hooks), methods=["GET"]),
         Route("/v1/hooks", guarded(create_hook), methods=["POST"]),
@@ -125,6 +126,12 @@ async def post_lock(control: Control, request: Request) -> Response:
             status_code=409,
         )
     return JSONResponse({"lease": lease, "expires_in": LEASE_SECONDS}, status_code=201)
+
+
+async def force_unlock(control: Control, request: Request) -> Response:
+    """``hookplan force-unlock --remote``: remove whatever lock is held (its holder is reported)."""
+    holder = await run_in_threadpool(control.registry.force_unlock)
+    return JSONResponse({"removed": holder})
 
 
 async def delete_lock(control: Control, request: Request) -> Response:

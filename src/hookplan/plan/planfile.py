@@ -57,9 +57,7 @@ def load_plan(path: str | Path) -> Plan:
     except FileNotFoundError:
         raise HookplanError(f"{path}: no such plan file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise HookplanError(
-            f"{path}: not a saved hookplan plan (create one with 'hookplan plan --out FILE')"
-        ) from None
+        raise HookplanError(f"{path}: not a saved hookplan plan (create one with 'hookplan plan --out FILE')") from None
     if not isinstance(doc, dict) or doc.get("kind") != KIND or doc.get("format_version") != FORMAT_VERSION:
         raise HookplanError(f"{path}: not a saved hookplan plan (create one with 'hookplan plan --out FILE')")
     changes = [
@@ -101,8 +99,7 @@ def check_still_valid(saved: Plan, fresh: Plan) -> None:
         )
     if saved.config_digest != fresh.config_digest:
         raise HookplanError(
-            "the saved plan is stale: the hooks file changed since it was made; "
-            "run 'hookplan plan --out' again"
+            "the saved plan is stale: the hooks file changed since it was made; run 'hookplan plan --out' again"
         )
     if _fingerprint(saved) != _fingerprint(fresh):
         raise HookplanError(

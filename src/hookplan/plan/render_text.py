@@ -33,16 +33,12 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
     """The whole plan as text; ``colour`` adds ANSI colours (only ever on a terminal)."""
     out: list[str] = []
     if plan.targets:
-        out.append(
-            _warning("Resource targeting is in effect: only " + ", ".join(plan.targets) + " planned.", colour)
-        )
+        out.append(_warning("Resource targeting is in effect: only " + ", ".join(plan.targets) + " planned.", colour))
     if plan.unmanaged:
         names = ", ".join(plan.unmanaged[:10]) + (
             f" and {len(plan.unmanaged) - 10} more" if len(plan.unmanaged) > 10 else ""
         )
-        out.append(
-            f"{len(plan.unmanaged)} hook(s) not managed here (other workspaces), left alone: {names}\n"
-        )
+        out.append(f"{len(plan.unmanaged)} hook(s) not managed here (other workspaces), left alone: {names}\n")
     changes = plan.actionable
     if changes:
         out.append("hookplan will perform the following actions:\n")
@@ -98,7 +94,7 @@ def _attribute_lines(change: ResourceChange, colour: bool) -> list[str]:
         text = _format_row(sym, old, new)
         if path in change.forces_replacement:
             text += style(" # forces replacement", "red", colour=colour)
-        if path == ("enabled",):
+        if path == ("enabled",) and sym == "~":
             text += f" # destination state {_destination(old)} -> {_destination(new)}"
         lines.append(f"      {style(sym, _row_colour(sym), colour=colour)} {key} {text}")
     return lines

@@ -52,9 +52,7 @@ class RemoteRegistry:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    def _request(
-        self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
-    ) -> httpx.Response:
+    def _request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any) -> httpx.Response:
         """One call; retried when safe; every failure becomes one line naming the URL."""
         attempts = self.retries + 1 if method in IDEMPOTENT else 1
         for attempt in range(attempts):
@@ -119,9 +117,7 @@ class RemoteRegistry:
         return _record(response.json()) if response.status_code == 200 else None
 
     def delivery_hooks(self) -> list[Hook]:
-        raise HookplanError(
-            "secret values never leave the forwarder: delivery hooks are not readable remotely"
-        )
+        raise HookplanError("secret values never leave the forwarder: delivery hooks are not readable remotely")
 
     # -- writing: the server walks the states, the client waits for them to settle ------------------
 
@@ -151,8 +147,7 @@ class RemoteRegistry:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise HookplanError(
-                    f"{self.url}: hook '{name}' did not settle within {self.wait_timeout:.0f}s "
-                    "(raise --wait-timeout)"
+                    f"{self.url}: hook '{name}' did not settle within {self.wait_timeout:.0f}s (raise --wait-timeout)"
                 )
             response = self._request(
                 "GET", f"/v1/hooks/{name}", params={"wait": f"{min(left, 10.0):.1f}"}, ok=(200, 404)
@@ -198,6 +193,9 @@ class RemoteRegistry:
         finally:
             with suppress(HookplanError):  # else the lease expires on its own
                 self._request("DELETE", f"/v1/lock/{lease}", ok=(204,))
+
+    def force_unlock(self) -> str | None:
+        return self._request("DELETE", "/v1/lock").json().get("removed")
 
     def close(self) -> None:
         self._client.close()

@@ -61,9 +61,7 @@ def connect(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute("PRAGMA busy_timeout=30000")
     except sqlite3.DatabaseError as exc:
-        raise HookplanError(
-            f"{path}: not a hookplan registry ({exc}); pass --state to use another file"
-        ) from None
+        raise HookplanError(f"{path}: not a hookplan registry ({exc}); pass --state to use another file") from None
     return conn
 
 
@@ -81,9 +79,7 @@ class SQLiteRegistry:
                         cur.execute(statement)
                 cur.execute("INSERT OR IGNORE INTO meta VALUES ('lineage', ?)", (str(uuid.uuid4()),))
                 cur.execute("INSERT OR IGNORE INTO meta VALUES ('serial', '0')")
-                cur.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('fingerprint_key', ?)", (_secrets.token_hex(32),)
-                )
+                cur.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint_key', ?)", (_secrets.token_hex(32),))
                 rows = dict(cur.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
             self._conn.close()
@@ -151,9 +147,7 @@ class SQLiteRegistry:
     def delivery_hooks(self) -> list[Hook]:
         with self._mutex:
             rows = self._conn.execute("SELECT name, spec, secrets FROM hooks ORDER BY name").fetchall()
-        return [
-            Hook(name, join_secrets(json.loads(spec), json.loads(secrets))) for name, spec, secrets in rows
-        ]
+        return [Hook(name, join_secrets(json.loads(spec), json.loads(secrets))) for name, spec, secrets in rows]
 
     def states(self) -> dict[str, tuple[str, str]]:
         """name -> (connection state, reason): a cheap read for the forwarder's reload loop."""
