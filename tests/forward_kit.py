@@ -298,11 +298,23 @@ class Process:
         self._port: int | None = None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        wait_until(lambda: self._port or self.proc.poll() is not None, 20, "the forwarder to listen")
-        if self._port is None:
-            raise AssertionError("forwarder exited:\n" + "\n".join(self.lines))
-        self.url = f"http://127.0.0.1:{self._port}"
-        wait_until(self._healthy, 20, "the forwarder to be healthy")
+        try:
+            wait_until(lambda: self._port or self.proc.poll() is not None, 20, "the forwarder to listen")
+            if self._port is None:
+                raise AssertionError("forwarder exited:\n" + "\n".join(self.lines))
+            self.url = f"http://127.0.0.1:{self._port}"
+            wait_until(self._healthy, 20, "the forwarder to be healthy")
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:  # a failed test must not leave a forwarder running
+            self.proc.kill()
+            self.proc.wait(10)
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -329,6 +341,19 @@ class Process:
     def terminate(self, timeout: float = 20) -> int:
         self.proc.terminate()
         return self.proc.wait(timeout)
+
+
+def spawner() -> Iterator[Callable[..., Process]]:
+    """For a fixture: start forwarder processes; any still running when the test ends is killed."""
+    started: list[Process] = []
+
+    def start(db: Path, *args: str, **kw: Any) -> Process:
+        started.append(Process(db, *args, **kw))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.__exit__()
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

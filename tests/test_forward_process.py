@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from forward_kit import (
     ADMIN_TOKEN,
@@ -22,10 +24,17 @@ from forward_kit import (
     param,
     put_hook,
     receiver,
+    spawner,
     spec,
     wait_until,
 )
 from servers import serve_app
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., Process]]:
+    yield from spawner()
+
 
 INGEST = {"Authorization": f"Bearer {INGEST_TOKEN}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -46,12 +55,12 @@ def _post_batches(url: str, batches: int, size: int, accepted: set[str], stop: t
                 accepted.update(e["id"] for e in events)
 
 
-def test_kill_9_with_thousands_queued_loses_nothing_accepted(tmp_path: Path) -> None:
+def test_kill_9_with_thousands_queued_loses_nothing_accepted(tmp_path: Path, spawn: Callable[..., Process]) -> None:
     db = tmp_path / "hookplan.db"
     with receiver() as (rec, rurl):
         rec.delay = 0.002
         put_hook(db, "sink", spec(rurl + "/sink", rate=100000))
-        fwd = Process(db, "--allow-private-endpoints")
+        fwd = spawn(db, "--allow-private-endpoints")
         accepted: set[str] = set()
         stop = threading.Event()
         poster = threading.Thread(target=_post_batches, args=(fwd.url, 60, 100, accepted, stop))
@@ -62,7 +71,7 @@ def test_kill_9_with_thousands_queued_loses_nothing_accepted(tmp_path: Path) -> 
         poster.join()
         delivered_before = set(rec.ids())
         assert len(accepted) - len(delivered_before) > 1000  # thousands really were queued
-        restarted = Process(db, "--allow-private-endpoints")
+        restarted = spawn(db, "--allow-private-endpoints")
         try:
             wait_until(lambda: accepted <= set(rec.ids()), 90, "every accepted event delivered")
         finally:
@@ -70,12 +79,14 @@ def test_kill_9_with_thousands_queued_loses_nothing_accepted(tmp_path: Path) -> 
     assert accepted <= set(rec.ids())
 
 
-def test_sigterm_lets_in_flight_attempts_finish_and_exits_cleanly(tmp_path: Path) -> None:
+def test_sigterm_lets_in_flight_attempts_finish_and_exits_cleanly(
+    tmp_path: Path, spawn: Callable[..., Process]
+) -> None:
     db = tmp_path / "hookplan.db"
     with receiver() as (rec, rurl):
         rec.delay = 0.4
         put_hook(db, "slow", spec(rurl + "/slow"))
-        fwd = Process(db, "--allow-private-endpoints", "--concurrency", "4")
+        fwd = spawn(db, "--allow-private-endpoints", "--concurrency", "4")
         httpx.post(fwd.url + "/v1/events", json=[make_event(f"t-{i}") for i in range(12)], headers=INGEST)
         rec.wait(4)  # four attempts in flight, eight queued
         started = time.monotonic()
@@ -85,7 +96,7 @@ def test_sigterm_lets_in_flight_attempts_finish_and_exits_cleanly(tmp_path: Path
         assert "forwarder stopped" in log
         done = fwd_read(db, "slow")
         assert sum(1 for e in done if e["outcome"] == "delivered") >= 4  # in-flight ones finished, recorded
-        again = Process(db, "--allow-private-endpoints")
+        again = spawn(db, "--allow-private-endpoints")
         wait_until(lambda: {f"t-{i}" for i in range(12)} <= set(rec.ids()), 20, "the rest after restart")
         assert again.terminate() == 0
 
@@ -96,11 +107,11 @@ def fwd_read(db: Path, hook: str, hours: str = "1") -> list[dict]:
     return json.loads(result.stdout)["events"]
 
 
-def test_read_for_1_and_24_hours_and_refusals(tmp_path: Path) -> None:
+def test_read_for_1_and_24_hours_and_refusals(tmp_path: Path, spawn: Callable[..., Process]) -> None:
     db = tmp_path / "hookplan.db"
     with receiver() as (rec, rurl):
         put_hook(db, "siem", spec(rurl + "/siem"))
-        fwd = Process(db, "--allow-private-endpoints")
+        fwd = spawn(db, "--allow-private-endpoints")
         httpx.post(fwd.url + "/v1/events", json=[make_event("read-1"), make_event("read-2")], headers=INGEST)
         rec.wait(2)
         wait_until(lambda: len([e for e in fwd_read(db, "siem") if e["outcome"] == "delivered"]) == 2, 10, "log")
@@ -147,7 +158,7 @@ def test_start_up_refusals_are_one_line(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_no_secret_value_in_logs_metrics_or_responses(tmp_path: Path) -> None:
+def test_no_secret_value_in_logs_metrics_or_responses(tmp_path: Path, spawn: Callable[..., Process]) -> None:
     db = tmp_path / "hookplan.db"
     secrets = {
         "password": "pw-S3cret-basic-41",
@@ -167,7 +178,7 @@ def test_no_secret_value_in_logs_metrics_or_responses(tmp_path: Path) -> None:
         put_hook(db, "key", spec(rurl + "/key", auth=key, query=query, signing_secret=secrets["signing"]))
         oauth = oauth_auth(turl + "/oauth2/token", query=[param("audience", secrets["scope"], True)])
         put_hook(db, "oauth", spec(rurl + "/oauth", auth=oauth))
-        fwd = Process(db, "--allow-private-endpoints")
+        fwd = spawn(db, "--allow-private-endpoints")
         httpx.post(fwd.url + "/v1/events", json=[make_event(f"s-{i}") for i in range(3)], headers=INGEST)
         wait_until(lambda: len(tokens.requests) >= 1, 10, "a refused token request")
         wait_until(lambda: len(rec.received) >= 6, 10, "deliveries, retries and a dead letter")

@@ -7,10 +7,13 @@ forwarder sees a redrive within a second.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -41,6 +44,24 @@ def _existing_state(state: str | None) -> Path:
     if not path.is_file():
         raise HookplanError(f"{path}: no registry here; pass --state FILE (the forwarder's registry)")
     return path
+
+
+@contextlib.contextmanager
+def _queue(state: str | None, synchronous: str = "NORMAL") -> Iterator[sqlite3.Connection]:
+    """The registry file's delivery tables; a busy or broken file is one clear line, not a traceback."""
+    from hookplan.forward import store
+
+    path = _existing_state(state)
+    try:
+        conn = store.open_queue(path, synchronous=synchronous)
+    except sqlite3.Error as exc:
+        raise HookplanError(f"{path}: cannot open the delivery log: {exc}") from None
+    try:
+        yield conn
+    except sqlite3.Error as exc:
+        raise HookplanError(f"{path}: {exc}") from None
+    finally:
+        conn.close()
 
 
 def _env_token(name: str) -> str | None:
@@ -141,11 +162,8 @@ def read_cmd(name: str, hours: str, as_json: bool, limit: int, state: str | None
             raise HookplanError(f"no hook named '{name}' in {path}")
     finally:
         registry.close()
-    conn = store.open_queue(path, synchronous="NORMAL")
-    try:
+    with _queue(state) as conn:
         rows = store.read_window(conn, name, time.time() - window * 3600, limit)
-    finally:
-        conn.close()
     if as_json:
         click.echo(json.dumps({"hook": name, "hours": window, "events": rows}, indent=2))
         return
@@ -182,11 +200,8 @@ def dlq_list(hook: str | None, as_json: bool, limit: int, state: str | None) -> 
     """List dead-lettered deliveries with their last error."""
     from hookplan.forward import store
 
-    conn = store.open_queue(_existing_state(state), synchronous="NORMAL")
-    try:
+    with _queue(state) as conn:
         rows = store.dead_letters(conn, hook, limit)
-    finally:
-        conn.close()
     if as_json:
         click.echo(json.dumps({"dead_letters": rows}, indent=2))
         return
@@ -217,14 +232,11 @@ def dlq_redrive(hook: str | None, event_id: str | None, state: str | None) -> No
     """Queue dead letters for delivery again (a running forwarder picks them up within a second)."""
     from hookplan.forward import store
 
-    conn = store.open_queue(_existing_state(state))
-    try:
+    with _queue(state, synchronous="FULL") as conn:
         cur = conn.cursor()
         cur.execute("BEGIN IMMEDIATE")
         count = store.redrive(cur, hook, event_id, time.time())
         cur.execute("COMMIT")
-    finally:
-        conn.close()
     if count == 0:
         click.echo("No dead letters matched; nothing to redrive.")
     else:

@@ -51,7 +51,15 @@ async def ingest(request: Request) -> Response:
             log(logging.ERROR, "could not store events", error=f"{type(exc).__name__}: {exc}")
             return error_response(503, "store_unavailable", "the events could not be stored; send again")
         runtime.dispatcher.notify()
+        _count_skips(runtime.metrics, accepted, fresh)
     return _answer(runtime, results, fresh, single=len(results) == 1 and not _is_batch(body))
+
+
+def _count_skips(metrics: Any, accepted: list, fresh: list[bool]) -> None:
+    for (_, routes), new in zip(accepted, fresh, strict=True):
+        for hook, state, _ in routes if new else ():
+            if state == "skipped":
+                metrics.delivery(hook, "skipped")
 
 
 def _insert(items: list, cur: Any) -> list[bool]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import sqlite3
 import time
 from collections import deque
@@ -38,6 +39,8 @@ from hookplan.forward.store import Due, GroupCommitter, Outcome
 from hookplan.model import DEFAULT_RATE_LIMIT, Hook
 
 BUFFER = 64  # due rows fetched per lane per poll
+MIN_CONCURRENCY = 4  # in flight per hook at least (httpx peaks at 4-8 connections to a near receiver)
+ATTEMPT_CPU = 0.002  # seconds: about what one attempt costs us; see Lane.limit
 MAX_WAIT = 1.0  # the loop polls the queue at least this often (redrives from the CLI, clock drift)
 HOLD_SWEEP = 5.0  # how often held deliveries are checked for their age limit
 
@@ -57,6 +60,19 @@ class Lane:
         self.active = 0
         self.probe_at = 0.0
         self.probe_failures = 0
+        self.latency = 0.0  # EWMA of attempt latency, seconds
+        self.failing = False  # logged once when attempts start failing, once when they succeed again
+
+    def limit(self, ceiling: int) -> int:
+        """Attempts to keep in flight: about one per ``ATTEMPT_CPU`` of latency, from 4 to ``ceiling``.
+
+        A near receiver (latency ~ our own CPU time per attempt) gains nothing from more connections,
+        and httpx's pool slows down with many; a far one needs many in flight to keep its rate up.
+        """
+        return max(MIN_CONCURRENCY, min(ceiling, math.ceil(self.latency / ATTEMPT_CPU)))
+
+    def observe(self, seconds: float) -> None:
+        self.latency = seconds if self.latency == 0.0 else 0.8 * self.latency + 0.2 * seconds
 
     @property
     def probing(self) -> bool:
@@ -167,12 +183,13 @@ class Dispatcher:
         return max(wait, 0.001)
 
     def _pump(self, lane: Lane, now: float) -> float:
-        free = self._concurrency - lane.active
+        limit = lane.limit(self._concurrency)
+        free = limit - lane.active
         if free <= 0 or self._stopping:
             return MAX_WAIT  # a finishing attempt pumps the lane again
         if len(lane.buffer) < free:
             lane.buffer.extend(self._fetch(lane, now, BUFFER))
-        while lane.buffer and lane.active < self._concurrency:
+        while lane.buffer and lane.active < limit:
             self._start(lane, lane.buffer.popleft())
         if lane.buffer:
             return MAX_WAIT
@@ -232,7 +249,8 @@ class Dispatcher:
             if outcome is not None:
                 self._record(lane, outcome)
             if lane.view.sendable and not self._stopping and lane.buffer:
-                self._start(lane, lane.buffer.popleft())
+                while lane.buffer and lane.active < lane.limit(self._concurrency):
+                    self._start(lane, lane.buffer.popleft())
             else:
                 self._wake.set()
 
@@ -246,7 +264,25 @@ class Dispatcher:
             return self._final(view.name, due, "dead", None, scrub(refusal, spec), None)
         await lane.limiter.acquire()
         result = await attempt(self._client, spec, auth, due.event_id, due.body, self._policy.timeout)
+        lane.observe(result.latency_ms / 1000.0)
+        self._note_health(lane, result)
         return self._decide(view.name, due, result)
+
+    def _note_health(self, lane: Lane, result: AttemptResult) -> None:
+        """One log line when a hook's attempts start failing and one when they succeed again (each
+        retry is only a debug line: a receiver down for an hour must not flood the log)."""
+        if result.ok and lane.failing:
+            lane.failing = False
+            log(logging.INFO, "deliveries succeed again", hook=lane.view.name)
+        elif not result.ok and not lane.failing and retryable(result.status) and not result.final:
+            lane.failing = True
+            log(
+                logging.WARNING,
+                "deliveries failing; retrying with backoff",
+                hook=lane.view.name,
+                status=result.status,
+                error=result.error,
+            )
 
     def _decide(self, hook: str, due: Due, result: AttemptResult) -> Outcome:
         attempts = due.attempts + 1
@@ -279,7 +315,7 @@ class Dispatcher:
             return Outcome(due.event_seq, hook, "dead", attempts, now, result.status, error, result.latency_ms)
         self._metrics.delivery(hook, "retrying", seconds)
         log(
-            logging.INFO,
+            logging.DEBUG,
             "attempt failed, will retry",
             hook=hook,
             event_id=due.event_id,
