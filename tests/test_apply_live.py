@@ -193,7 +193,9 @@ def test_sigint_stops_new_hooks_and_plan_shows_the_rest(tmp_path, token_server):
         assert line, "apply ended before it was interrupted"
         lines.append(line)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out = proc.stdout.read()  # not communicate(): it would skip what readline() already buffered
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    proc.wait(timeout=30)
     lines += out.splitlines()
     assert proc.returncode == 1, out + err
     assert "Interrupt received" in err and "Apply interrupted" in out
