@@ -64,6 +64,11 @@ def test_400_is_dead_lettered_at_once_and_redrive_delivers_it(tmp_path: Path) ->
             wait_until(lambda: _events(fwd, "strict")[0]["outcome"] == "dead-lettered", 10, "dead letter")
             time.sleep(0.3)
             assert rec.ids() == ["r-400"]  # no retry
+            metrics = fwd.admin("GET", "/metrics").text
+            assert 'hookplan_dead_letter_depth{hook="strict"} 1' in metrics
+            assert 'hookplan_deliveries_total{hook="strict",outcome="dead"} 1' in metrics
+            assert 'hookplan_attempt_duration_seconds_count{hook="strict"} 1' in metrics
+            assert "hookplan_events_received_total 1" in metrics
             [dead] = fwd.admin("GET", "/v1/dead-letters?hook=strict").json()["dead_letters"]
             assert (dead["event_id"], dead["attempts"], dead["last_status"]) == ("r-400", 1, 400)
             listed = cli("dlq", "list", "--state", str(db))

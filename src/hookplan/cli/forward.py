@@ -84,7 +84,11 @@ def _env_token(name: str) -> str | None:
 )
 @click.option("--retry-max-delay", default="5m", show_default=True, help="Backoff cap.")
 @click.option(
-    "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Attempts in flight per hook."
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=32,
+    show_default=True,
+    help="Attempts in flight per hook at most (adapts to the receiver's latency, from 4 up).",
 )
 @click.option(
     "--shutdown-grace", default="10s", show_default=True, help="How long in-flight attempts may finish on SIGTERM."

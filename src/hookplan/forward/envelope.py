@@ -80,6 +80,11 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema, format_checker=formats)
 
 
+def warm_up() -> None:
+    """Build the validator now (importing jsonschema takes a few hundred ms)."""
+    _validator()
+
+
 def parse_body(body: bytes, content_type: str = "") -> list[Envelope | Rejection]:
     """Split and validate a request body; one result per event, in order."""
     try:

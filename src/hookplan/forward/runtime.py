@@ -19,6 +19,7 @@ import httpx
 
 from hookplan.forward import store
 from hookplan.forward.deliver import client_for
+from hookplan.forward.envelope import warm_up
 from hookplan.forward.logs import log
 from hookplan.forward.metrics import Metrics
 from hookplan.forward.retry import RetryPolicy
@@ -38,7 +39,7 @@ class Settings:
     tokens: Tokens = field(default_factory=lambda: Tokens(None, None))
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     allow_private: bool = False
-    concurrency: int = 8  # attempts in flight per hook
+    concurrency: int = 32  # attempts in flight per hook at most (see worker.Lane.limit)
     shutdown_grace: float = 10.0  # seconds in-flight attempts get to finish on SIGTERM
 
 
@@ -71,6 +72,7 @@ class Runtime:
             guard=_guard(s.allow_private),
             concurrency=s.concurrency,
         )
+        await asyncio.to_thread(warm_up)  # the schema validator: not on the first request's clock
         self._signature = hooks_signature(self.conn)
         self._adopt(load_hooks(self.registry))
         self.dispatcher.settle_orphans(list(self.hooks.views))
