@@ -6,10 +6,11 @@ starting new hooks once ``stop`` is set (the CLI sets it on the first Ctrl-C).
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from hookplan.apply.walk import Authorizer, default_authorizer, walk
@@ -76,18 +77,27 @@ def apply_plan(
             state, reason = "ERROR", str(exc)
         return HookResult(change.name, change.action, state, reason, time.monotonic() - started)
 
+    # Each future puts itself on ``finished`` when done. (concurrent.futures.wait over every pending
+    # future costs O(pending) per call, which made an apply of N hooks O(N^2) on the main thread.)
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
-        pending: dict[Future, ResourceChange] = {pool.submit(run, c): c for c in changes}
+        pending: dict[Future, ResourceChange] = {}
+        for change in changes:
+            future = pool.submit(run, change)
+            pending[future] = change
+            future.add_done_callback(finished.put)
         while pending:
             # A timeout keeps the main thread responsive to signals (Ctrl-C) while hooks run.
-            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in done:
-                change = pending.pop(future)
-                hook_result = future.result()
-                if hook_result is None:
-                    result.not_started.append(change.name)
-                    continue
-                result.results.append(hook_result)
-                report(hook_result, len(result.results), total)
+            try:
+                future = finished.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            change = pending.pop(future)
+            hook_result = future.result()
+            if hook_result is None:
+                result.not_started.append(change.name)
+                continue
+            result.results.append(hook_result)
+            report(hook_result, len(result.results), total)
     result.interrupted = stop.is_set()
     return result
