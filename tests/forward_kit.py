@@ -356,8 +356,13 @@ def spawner() -> Iterator[Callable[..., Process]]:
         process.__exit__()
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m hookplan`` with the given arguments."""
+def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hookplan`` with the given arguments (and extra environment variables)."""
     return subprocess.run(
-        [sys.executable, "-m", "hookplan", *args], capture_output=True, text=True, cwd=cwd, timeout=60
+        [sys.executable, "-m", "hookplan", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        env={**os.environ, **(env or {})},
     )

@@ -116,6 +116,13 @@ def test_read_for_1_and_24_hours_and_refusals(tmp_path: Path, spawn: Callable[..
         rec.wait(2)
         wait_until(lambda: len([e for e in fwd_read(db, "siem") if e["outcome"] == "delivered"]) == 2, 10, "log")
         over_http = httpx.get(fwd.url + "/v1/hooks/siem/events", params={"hours": 24}, headers=ADMIN).json()
+        remote = cli("read", "siem", "--hours", "2", "--remote", fwd.url, env={"HOOKPLAN_TOKEN": ADMIN_TOKEN})
+        assert remote.returncode == 0 and "read-1" in remote.stdout and "read-2" in remote.stdout
+        wrong = cli("dlq", "list", "--remote", fwd.url, env={"HOOKPLAN_TOKEN": INGEST_TOKEN})
+        assert wrong.returncode == 1 and "refused the token (403)" in wrong.stderr
+        assert wrong.stderr.count("\n") == 1
+        empty = cli("dlq", "list", "--remote", fwd.url, env={"HOOKPLAN_TOKEN": ADMIN_TOKEN})
+        assert empty.returncode == 0 and empty.stdout.strip() == "No dead letters."
         assert fwd.terminate() == 0
     for hours in ("1", "24"):
         table = cli("read", "siem", "--hours", hours, "--state", str(db))

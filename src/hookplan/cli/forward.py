@@ -15,12 +15,16 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hookplan.cli import cli
 from hookplan.errors import HookplanError
 from hookplan.ui import table
+
+if TYPE_CHECKING:
+    from hookplan.forward.adminclient import AdminClient
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -62,6 +66,31 @@ def _queue(state: str | None, synchronous: str = "NORMAL") -> Iterator[sqlite3.C
         raise HookplanError(f"{path}: {exc}") from None
     finally:
         conn.close()
+
+
+_state_option = click.option(
+    "--state",
+    envvar="HOOKPLAN_STATE",
+    metavar="PATH",
+    help="Registry file (env HOOKPLAN_STATE; default: hookplan.db in the current directory).",
+)
+_remote_option = click.option(
+    "--remote",
+    envvar="HOOKPLAN_REMOTE",
+    metavar="URL",
+    help="Ask a running forwarder instead of the file (env HOOKPLAN_REMOTE; admin token in HOOKPLAN_TOKEN).",
+)
+
+
+@contextlib.contextmanager
+def _admin(remote: str) -> Iterator[AdminClient]:
+    from hookplan.forward.adminclient import AdminClient
+
+    client = AdminClient(remote, _env_token("HOOKPLAN_TOKEN"))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _env_token(name: str) -> str | None:
@@ -146,28 +175,23 @@ def _iso(ts: float | None) -> str:
 @click.option("--hours", required=True, help="Look-back window in hours, 1 to 24.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option(
-    "--limit", type=click.IntRange(1, 100000), default=1000, show_default=True, help="Newest events shown at most."
+    "--limit", type=click.IntRange(1, 10000), default=1000, show_default=True, help="Newest events shown at most."
 )
-@click.option("--state", help="Registry file (default: hookplan.db in the current directory).")
-def read_cmd(name: str, hours: str, as_json: bool, limit: int, state: str | None) -> None:
+@_state_option
+@_remote_option
+def read_cmd(name: str, hours: str, as_json: bool, limit: int, state: str | None, remote: str | None) -> None:
     """What hook NAME processed in the last N hours: event, outcome, attempts, last status, latency."""
-    from hookplan.forward import store
     from hookplan.forward.admin import parse_hours
-    from hookplan.registry import SQLiteRegistry
 
     try:
         window = parse_hours(hours)
     except ValueError as exc:
         raise HookplanError(f"--hours: {exc}") from None
-    path = _existing_state(state)
-    registry = SQLiteRegistry(path)
-    try:
-        if registry.get_hook(name) is None:
-            raise HookplanError(f"no hook named '{name}' in {path}")
-    finally:
-        registry.close()
-    with _queue(state) as conn:
-        rows = store.read_window(conn, name, time.time() - window * 3600, limit)
+    if remote:
+        with _admin(remote) as client:
+            rows = client.read(name, window, limit)
+    else:
+        rows = _read_file(state, name, window, limit)
     if as_json:
         click.echo(json.dumps({"hook": name, "hours": window, "events": rows}, indent=2))
         return
@@ -190,6 +214,21 @@ def read_cmd(name: str, hours: str, as_json: bool, limit: int, state: str | None
     click.echo(table(headers, body))
 
 
+def _read_file(state: str | None, name: str, hours: int, limit: int) -> list[dict]:
+    from hookplan.forward import store
+    from hookplan.registry import SQLiteRegistry
+
+    path = _existing_state(state)
+    registry = SQLiteRegistry(path)
+    try:
+        if registry.get_hook(name) is None:
+            raise HookplanError(f"no hook named '{name}' in {path}")
+    finally:
+        registry.close()
+    with _queue(state) as conn:
+        return store.read_window(conn, name, time.time() - hours * 3600, limit)
+
+
 @cli.group("dlq")
 def dlq() -> None:
     """The dead-letter store: deliveries that failed for good (list them, redrive them)."""
@@ -198,14 +237,19 @@ def dlq() -> None:
 @dlq.command("list")
 @click.option("--hook", help="Only this hook's dead letters.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--limit", type=click.IntRange(1, 100000), default=1000, show_default=True)
-@click.option("--state", help="Registry file (default: hookplan.db in the current directory).")
-def dlq_list(hook: str | None, as_json: bool, limit: int, state: str | None) -> None:
+@click.option("--limit", type=click.IntRange(1, 10000), default=1000, show_default=True)
+@_state_option
+@_remote_option
+def dlq_list(hook: str | None, as_json: bool, limit: int, state: str | None, remote: str | None) -> None:
     """List dead-lettered deliveries with their last error."""
     from hookplan.forward import store
 
-    with _queue(state) as conn:
-        rows = store.dead_letters(conn, hook, limit)
+    if remote:
+        with _admin(remote) as client:
+            rows = client.dead_letters(hook, limit)
+    else:
+        with _queue(state) as conn:
+            rows = store.dead_letters(conn, hook, limit)
     if as_json:
         click.echo(json.dumps({"dead_letters": rows}, indent=2))
         return
@@ -231,16 +275,21 @@ def dlq_list(hook: str | None, as_json: bool, limit: int, state: str | None) -> 
 @dlq.command("redrive")
 @click.option("--hook", help="Only this hook's dead letters.")
 @click.option("--event", "event_id", help="Only this event id.")
-@click.option("--state", help="Registry file (default: hookplan.db in the current directory).")
-def dlq_redrive(hook: str | None, event_id: str | None, state: str | None) -> None:
+@_state_option
+@_remote_option
+def dlq_redrive(hook: str | None, event_id: str | None, state: str | None, remote: str | None) -> None:
     """Queue dead letters for delivery again (a running forwarder picks them up within a second)."""
     from hookplan.forward import store
 
-    with _queue(state, synchronous="FULL") as conn:
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        count = store.redrive(cur, hook, event_id, time.time())
-        cur.execute("COMMIT")
+    if remote:
+        with _admin(remote) as client:
+            count = client.redrive(hook, event_id)
+    else:
+        with _queue(state, synchronous="FULL") as conn:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            count = store.redrive(cur, hook, event_id, time.time())
+            cur.execute("COMMIT")
     if count == 0:
         click.echo("No dead letters matched; nothing to redrive.")
     else:

@@ -257,6 +257,8 @@ class Dispatcher:
     async def _try(self, lane: Lane, due: Due) -> Outcome:
         view, auth = lane.view, lane.auth
         spec, now = view.hook.spec, time.time()
+        if auth is None:  # never send unauthenticated what should carry credentials
+            return self._final(view.name, due, "dead", None, "the hook's auth settings cannot be used", None)
         if now - due.created_at > self._policy.max_event_age:
             return self._final(view.name, due, "dead", None, "the event reached its maximum age", None)
         refusal = await self._guard(spec)
