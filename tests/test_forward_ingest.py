@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forward_kit import ADMIN_TOKEN, INGEST_TOKEN, forwarder, make_event, put_hook, receiver, sample_events, spec
 from hookplan.forward.envelope import BodyError, Envelope, Rejection, parse_body
@@ -127,3 +129,30 @@ def test_admin_endpoints_want_the_admin_token(tmp_path: Path) -> None:
             response = fwd.admin("GET", f"/v1/hooks/h/events?hours={hours}")
             assert response.status_code == 400 and response.json()["error"]["field"] == "hours"
         assert fwd.admin("GET", "/v1/hooks/nope/events?hours=1").status_code == 404
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode())))
+def test_any_body_is_answered_never_raised(body: bytes) -> None:
+    try:
+        results = parse_body(body)
+    except BodyError as exc:
+        assert exc.status == 400
+        return
+    assert results and all(isinstance(r, Envelope | Rejection) for r in results)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["id", "time", "detail", "version", "source", "detail-type"]), json_values))
+def test_any_envelope_shape_is_accepted_or_refused_naming_a_field(overrides: dict) -> None:
+    event = {**make_event("h-1"), **overrides}
+    [result] = parse_body(json.dumps(event).encode())
+    if isinstance(result, Rejection):
+        assert result.status == 400 and result.field and result.message.startswith(result.field)
