@@ -86,7 +86,10 @@ def _attribute_lines(change: ResourceChange, colour: bool) -> list[str]:
     elif change.action == DELETE:
         rows = [("-", p, v, None) for p, v in leaves(before)]
     else:
-        rows = [_changed_row(before, after, p) for p in change.changed]
+        shown = list(dict.fromkeys(_display_path(p) for p in change.changed))
+        rows = [_changed_row(before, after, p) for p in shown]
+        if not rows:  # same spec, unsettled connection state: apply authorizes it again
+            rows = [("~", ("connection_state",), _UNSETTLED, "AUTHORIZED")]
     width = max((len(path_str(p)) for _, p, _, _ in rows), default=0)
     lines = []
     for sym, path, old, new in rows:
@@ -98,6 +101,22 @@ def _attribute_lines(change: ResourceChange, colour: bool) -> list[str]:
             text += f" # destination state {_destination(old)} -> {_destination(new)}"
         lines.append(f"      {style(sym, _row_colour(sym), colour=colour)} {key} {text}")
     return lines
+
+
+class _Unsettled:
+    def __repr__(self) -> str:
+        return "(not authorized)"
+
+
+_UNSETTLED = _Unsettled()
+
+
+def _display_path(path: Path) -> Path:
+    """A change inside an HTTP parameter shows the whole parameter: ``header[1]``, not ``header[1].value``."""
+    for i, part in enumerate(path[:-1]):
+        if part in PARAM_LISTS and isinstance(path[i + 1], int):
+            return path[: i + 2]
+    return path
 
 
 def _changed_row(before: Spec | None, after: Spec | None, path: Path) -> tuple[str, Path, Any, Any]:
@@ -139,8 +158,11 @@ def _destination(enabled: Any) -> str:
 
 def fmt(value: Any) -> str:
     """A value as Terraform prints it: strings quoted, booleans lower-case, secrets as a marker."""
-    if value is SENSITIVE:
-        return "(sensitive value)"
+    if value is SENSITIVE or value is _UNSETTLED:
+        return repr(value)
+    if _is_param(value):
+        shown = f"{{key = {fmt(value['key'])}, value = {fmt(value['value'])}"
+        return shown + (", secret = true}" if value.get("secret") else "}")
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} = {fmt(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -148,10 +170,18 @@ def fmt(value: Any) -> str:
     return json.dumps(value)
 
 
+PARAM_LISTS = ("header", "query_string")
+
+
+def _is_param(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) <= {"key", "value", "secret"} and "key" in value
+
+
 def leaves(spec: Any, prefix: Path = ()) -> list[tuple[Path, Any]]:
-    """Every leaf of a spec with its path, in the spec's own order (empty lists shown as ``[]``)."""
-    if isinstance(spec, dict) and spec:
+    """Every leaf of a spec with its path, in the spec's own order; an HTTP parameter is one leaf, and
+    empty parameter lists are left out (they are the default)."""
+    if isinstance(spec, dict) and spec and not _is_param(spec):
         return [leaf for k, v in spec.items() for leaf in leaves(v, (*prefix, k))]
-    if isinstance(spec, list) and spec:
+    if isinstance(spec, list):
         return [leaf for i, v in enumerate(spec) for leaf in leaves(v, (*prefix, i))]
     return [(prefix, spec)]
