@@ -123,3 +123,20 @@ def test_the_rate_limit_delays_and_never_drops(tmp_path: Path) -> None:
     times = sorted(r.at for r in got)
     assert times[-1] - times[0] >= 0.8  # 5 at once (one second's burst), then one every 0.2 s
     assert sorted(rec.ids()) == sorted(f"rl-{i}" for i in range(10))
+
+
+def test_concurrency_follows_the_receivers_own_latency_not_queueing() -> None:
+    import httpx
+
+    from hookplan.forward.routing import HookView
+    from hookplan.forward.worker import Lane
+    from hookplan.model import Hook
+
+    lane = Lane(HookView(Hook("h", spec("http://127.0.0.1:9/x")), "AUTHORIZED", ""), None, httpx.AsyncClient())
+    assert lane.limit(32) == 4  # nothing measured yet
+    for seconds in [0.050] + [0.300] * 31:  # a far receiver, plus queueing on some attempts
+        lane.observe(seconds)
+    assert lane.limit(32) == 25 and lane.limit(8) == 8
+    for seconds in [0.001] + [0.040] * 31:  # a near receiver behind a busy CPU
+        lane.observe(seconds)
+    assert lane.limit(32) == 4

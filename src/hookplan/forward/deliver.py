@@ -129,7 +129,7 @@ def _ms(started: float) -> float:
 
 
 def client_for(concurrency: int, timeout: float) -> httpx.AsyncClient:
-    """One shared client: keep-alive pools per endpoint; proxies from the environment are not used
-    (the SSRF check must see the real destination)."""
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(concurrency, 20))
+    """A hook's client: a keep-alive pool as large as its concurrency; proxies from the environment are
+    not used (the SSRF check must see the real destination)."""
+    limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False, follow_redirects=False)

@@ -60,13 +60,12 @@ class Runtime:
         self.conn = store.open_queue(s.state, synchronous="NORMAL")  # reads on the loop
         self.read_conn = store.open_queue(s.state, synchronous="NORMAL")  # reads in a thread
         self._read_lock = asyncio.Lock()
-        self.client: httpx.AsyncClient = client_for(s.concurrency, s.policy.timeout)
         self.dispatcher = Dispatcher(
             self.conn,
             self.committer,
             s.policy,
             self.metrics,
-            client=self.client,
+            new_client=partial(client_for, s.concurrency, s.policy.timeout),
             build_auth=_auth_builder(),
             write_state=self._write_state,
             guard=_guard(s.allow_private),
@@ -90,7 +89,6 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.client.aclose()
         await asyncio.to_thread(self.committer.close)
         self.conn.close()
         self.read_conn.close()

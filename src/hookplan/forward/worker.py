@@ -41,6 +41,7 @@ from hookplan.model import DEFAULT_RATE_LIMIT, Hook
 BUFFER = 64  # due rows fetched per lane per poll
 MIN_CONCURRENCY = 4  # in flight per hook at least (httpx peaks at 4-8 connections to a near receiver)
 ATTEMPT_CPU = 0.002  # seconds: about what one attempt costs us; see Lane.limit
+LATENCY_WINDOW = 32  # attempts per latency sample
 MAX_WAIT = 1.0  # the loop polls the queue at least this often (redrives from the CLI, clock drift)
 HOLD_SWEEP = 5.0  # how often held deliveries are checked for their age limit
 
@@ -51,28 +52,36 @@ Guard = Callable[[dict], Awaitable[str | None]]  # hook spec -> refusal reason (
 class Lane:
     """One hook's delivery lane: its current view, auth, rate limit, buffer and in-flight count."""
 
-    def __init__(self, view: HookView, auth: httpx.Auth | None):
+    def __init__(self, view: HookView, auth: httpx.Auth | None, client: httpx.AsyncClient):
         self.view = view
         self.auth = auth
+        self.client = client  # its own pool: httpx scans every pooled connection on each request
         self.limiter = RateLimiter(view.hook.spec.get("rate_limit_per_second") or DEFAULT_RATE_LIMIT)
         self.buffer: deque[Due] = deque()
         self.taken: set[int] = set()  # event seqs buffered, in flight, or awaiting their commit
         self.active = 0
         self.probe_at = 0.0
         self.probe_failures = 0
-        self.latency = 0.0  # EWMA of attempt latency, seconds
+        self.base_latency = 0.0  # the fastest attempt of the last window: the receiver's own latency
+        self._window_min = float("inf")
+        self._window_count = 0
         self.failing = False  # logged once when attempts start failing, once when they succeed again
 
     def limit(self, ceiling: int) -> int:
-        """Attempts to keep in flight: about one per ``ATTEMPT_CPU`` of latency, from 4 to ``ceiling``.
+        """Attempts to keep in flight: one per ``ATTEMPT_CPU`` of the receiver's latency, 4 to ``ceiling``.
 
-        A near receiver (latency ~ our own CPU time per attempt) gains nothing from more connections,
-        and httpx's pool slows down with many; a far one needs many in flight to keep its rate up.
+        The fastest attempt of a window measures the receiver, not our own queueing: a near receiver
+        (or a busy CPU here) keeps few connections, which is fastest with httpx; a far one gets many in
+        flight to keep its rate up. (Averages would feed back: queueing raises latency, which would
+        raise concurrency, which raises queueing.)
         """
-        return max(MIN_CONCURRENCY, min(ceiling, math.ceil(self.latency / ATTEMPT_CPU)))
+        return max(MIN_CONCURRENCY, min(ceiling, math.ceil(self.base_latency / ATTEMPT_CPU)))
 
     def observe(self, seconds: float) -> None:
-        self.latency = seconds if self.latency == 0.0 else 0.8 * self.latency + 0.2 * seconds
+        self._window_min = min(self._window_min, seconds)
+        self._window_count += 1
+        if self._window_count >= LATENCY_WINDOW:
+            self.base_latency, self._window_min, self._window_count = self._window_min, float("inf"), 0
 
     @property
     def probing(self) -> bool:
@@ -89,14 +98,15 @@ class Dispatcher:
         policy: RetryPolicy,
         metrics: Metrics,
         *,
-        client: httpx.AsyncClient,
+        new_client: Callable[[], httpx.AsyncClient],
         build_auth: Callable[..., httpx.Auth | None],
         write_state: StateWriter,
         guard: Guard,
         concurrency: int = 8,
     ):
         self._conn, self._committer, self._policy, self._metrics = conn, committer, policy, metrics
-        self._client, self._build_auth, self._write_state, self._guard = client, build_auth, write_state, guard
+        self._new_client, self._build_auth, self._write_state, self._guard = new_client, build_auth, write_state, guard
+        self._retired: list[httpx.AsyncClient] = []  # clients of deleted hooks with attempts in flight
         self._concurrency = concurrency
         self.lanes: dict[str, Lane] = {}
         self._wake = asyncio.Event()
@@ -114,7 +124,7 @@ class Dispatcher:
         for name, view in hooks.views.items():
             lane = self.lanes.get(name)
             if lane is None:
-                self.lanes[name] = Lane(view, self._auth_for(name, view))
+                self.lanes[name] = Lane(view, self._auth_for(name, view), self._new_client())
             elif lane.view.hook.spec != view.hook.spec:
                 lane.view, lane.auth = view, self._auth_for(name, view)
                 lane.limiter.set_rate(view.hook.spec.get("rate_limit_per_second") or DEFAULT_RATE_LIMIT)
@@ -123,9 +133,17 @@ class Dispatcher:
             if not view.active:
                 self._settle(name, "skipped", "hook INACTIVE", time.time() + 1)
         for name in [n for n in self.lanes if n not in hooks.views]:
-            del self.lanes[name]
+            self._retire(self.lanes.pop(name))
             self._settle(name, "skipped", "hook deleted", time.time() + 1)
         self._wake.set()
+
+    def _retire(self, lane: Lane) -> None:
+        if lane.active:
+            self._retired.append(lane.client)  # closed at shutdown
+        else:
+            task = asyncio.get_running_loop().create_task(lane.client.aclose())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def settle_orphans(self, names: list[str]) -> None:
         """At start-up: queued deliveries of hooks deleted while the forwarder was down are skipped."""
@@ -265,7 +283,7 @@ class Dispatcher:
         if refusal:
             return self._final(view.name, due, "dead", None, scrub(refusal, spec), None)
         await lane.limiter.acquire()
-        result = await attempt(self._client, spec, auth, due.event_id, due.body, self._policy.timeout)
+        result = await attempt(lane.client, spec, auth, due.event_id, due.body, self._policy.timeout)
         lane.observe(result.latency_ms / 1000.0)
         self._note_health(lane, result)
         return self._decide(view.name, due, result)
@@ -400,6 +418,8 @@ class Dispatcher:
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
         self._flush()
+        clients = [lane.client for lane in self.lanes.values()] + self._retired
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
 
 def _record_op(outcomes: list[Outcome], cur: sqlite3.Cursor) -> None:
