@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forward_kit import ADMIN_TOKEN, INGEST_TOKEN, forwarder, make_event, put_hook, receiver, sample_events, spec
-from hookplan.forward.envelope import BodyError, Envelope, Rejection, parse_body
+from hookplan.forward.envelope import BodyError, Envelope, Rejection, _validator, looks_valid, parse_body
 
 
 def test_single_array_and_ndjson_keep_each_event_as_received() -> None:
@@ -156,3 +156,28 @@ def test_any_envelope_shape_is_accepted_or_refused_naming_a_field(overrides: dic
     [result] = parse_body(json.dumps(event).encode())
     if isinstance(result, Rejection):
         assert result.status == 400 and result.field and result.message.startswith(result.field)
+
+
+TOP_KEYS = ["id", "time", "detail", "version", "source", "detail-type", "account", "region", "resources"]
+DATA_KEYS = ["id", "eventName", "eventTags", "type", "tenantId", "isSuccessful", "eventTimeInUTC", "loggedTimeInUTC"]
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+values = scalars | st.lists(scalars, max_size=3) | st.dictionaries(st.text(max_size=5), scalars, max_size=2)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(TOP_KEYS), values | st.just("2024-07-23T16:01:04Z")),
+    st.lists(st.sampled_from(TOP_KEYS), max_size=2),
+    st.dictionaries(st.sampled_from(["eventTags", "data", "dataSource", "tenantUuid"]), values),
+    st.dictionaries(st.sampled_from(DATA_KEYS), values),
+)
+def test_the_fast_check_never_accepts_what_the_schema_refuses(top, dropped, detail, data) -> None:
+    event = {**make_event("f-1"), **top}
+    for key in dropped:
+        event.pop(key, None)
+    if isinstance(event.get("detail"), dict):
+        event["detail"] = {**event["detail"], **detail}
+        if isinstance(event["detail"].get("data"), dict):
+            event["detail"]["data"] = {**event["detail"]["data"], **data}
+    if looks_valid(event):
+        assert _validator().is_valid(event), event

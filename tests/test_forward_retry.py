@@ -132,7 +132,7 @@ def test_concurrency_follows_the_receivers_own_latency_not_queueing() -> None:
     from hookplan.forward.worker import Lane
     from hookplan.model import Hook
 
-    lane = Lane(HookView(Hook("h", spec("http://127.0.0.1:9/x")), "AUTHORIZED", ""), None, httpx.AsyncClient())
+    lane = Lane(HookView(Hook("h", spec("http://127.0.0.1:9/x")), "AUTHORIZED", ""), None, httpx.AsyncClient(), 5.0)
     assert lane.limit(32) == 4  # nothing measured yet
     for seconds in [0.050] + [0.300] * 31:  # a far receiver, plus queueing on some attempts
         lane.observe(seconds)

@@ -46,27 +46,54 @@ def sign(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
 
 
-def build_request(client: httpx.AsyncClient, spec: Spec, event_id: str, body: bytes) -> httpx.Request:
-    """The HTTP request for one attempt (auth is applied by httpx when it is sent)."""
+OURS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a hook's requests share, worked out once per spec (URL parsing and header merging cost
+    more than the rest of building a request)."""
+
+    spec: Spec
+    method: str
+    url: httpx.URL
+    headers: tuple[tuple[str, str], ...]  # defaults, then the hook's own (which win), minus ours
+    gzip: bool
+    signing_secret: str | None
+    extensions: dict[str, Any]
+
+
+def prepare(spec: Spec, timeout: float) -> Prepared:
     params = spec.get("invocation_http_parameters") or {}
     headers = httpx.Headers({"Content-Type": "application/json", "User-Agent": USER_AGENT})
     for p in params.get("header", []):
-        headers[p["key"]] = p["value"]
-    headers["webhook-id"] = event_id
-    if spec.get("signing_secret"):
-        ts = int(time.time())
-        headers["webhook-timestamp"] = str(ts)
-        headers["webhook-signature"] = sign(spec["signing_secret"], event_id, ts, body)
-    if "gzip" in headers.get("content-encoding", "").lower():
-        body = gzip.compress(body, compresslevel=6, mtime=0)
+        if p["key"].lower() not in OURS:
+            headers[p["key"]] = p["value"]
     url = httpx.URL(spec["endpoint"])
     query = params.get("query_string", [])
     if query:
-        merged = url.params
-        for p in query:
-            merged = merged.add(p["key"], p["value"])
-        url = url.copy_with(params=merged)
-    return client.build_request(spec["http_method"], url, headers=headers, content=body)
+        url = url.copy_with(params=[*url.params.multi_items(), *((p["key"], p["value"]) for p in query)])
+    return Prepared(
+        spec,
+        spec["http_method"],
+        url,
+        tuple(headers.multi_items()),
+        "gzip" in headers.get("content-encoding", "").lower(),
+        spec.get("signing_secret") or None,
+        {"timeout": httpx.Timeout(timeout).as_dict()},
+    )
+
+
+def build_request(prepared: Prepared, event_id: str, body: bytes) -> httpx.Request:
+    """The HTTP request for one attempt (auth is applied by httpx when it is sent)."""
+    headers = [*prepared.headers, ("webhook-id", event_id)]
+    if prepared.signing_secret:
+        ts = int(time.time())
+        headers.append(("webhook-timestamp", str(ts)))
+        headers.append(("webhook-signature", sign(prepared.signing_secret, event_id, ts, body)))
+    if prepared.gzip:
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+    return httpx.Request(prepared.method, prepared.url, headers=headers, content=body, extensions=prepared.extensions)
 
 
 def scrub(text: str, spec: Spec) -> str:
@@ -88,7 +115,7 @@ def describe(exc: BaseException) -> str:
 
 async def attempt(
     client: httpx.AsyncClient,
-    spec: Spec,
+    prepared: Prepared,
     auth: httpx.Auth | None,
     event_id: str,
     body: bytes,
@@ -97,9 +124,10 @@ async def attempt(
     """Send once; exceptions become results (the worker never sees a raw error)."""
     from hookplan.auth import TokenError, is_token_request
 
+    spec = prepared.spec
     started = time.perf_counter()
     try:
-        request = build_request(client, spec, event_id, body)
+        request = build_request(prepared, event_id, body)
         async with asyncio.timeout(timeout):
             response = await client.send(request, auth=auth)
     except TokenError as exc:

@@ -168,13 +168,47 @@ def _check(obj: Any, raw: str) -> Envelope | Rejection:
         return Rejection(413, "too_large", f"event is {len(body)} bytes, over the 256 KB limit", None, event_id)
     if not isinstance(obj, dict):
         return Rejection(400, "invalid_event", "an event must be a JSON object", None, None)
-    validator = _validator()
-    if not validator.is_valid(obj):
-        return _rejection(validator, obj, event_id)
+    if not looks_valid(obj):  # the common case skips jsonschema (~90 µs an event); it decides the rest
+        validator = _validator()
+        if not validator.is_valid(obj):
+            return _rejection(validator, obj, event_id)
     detail = obj["detail"]
     data = detail.get("data") if isinstance(detail.get("data"), dict) else {}
     name = data.get("eventName") if isinstance(data.get("eventName"), str) else obj["detail-type"]
     return Envelope(obj["id"], name, obj["time"], tuple(detail["eventTags"]), body)
+
+
+_ID = re.compile(r"[\x21-\x7e]{1,256}")
+_TOP_STRINGS = ("version", "detail-type", "account", "region")
+_DATA_STRINGS = ("id", "eventName", "eventTags", "type", "tenantId")
+_DETAIL_STRINGS = ("dataSource", "customerUuid", "tenantUuid")
+
+
+def looks_valid(obj: dict) -> bool:
+    """A fast check that only ever says yes to envelopes the schema accepts (tests hold it to that);
+    anything else goes to the schema validator, which decides and names the field."""
+    if not (isinstance(obj.get("id"), str) and _ID.fullmatch(obj["id"])):
+        return False
+    if not (isinstance(obj.get("source"), str) and obj["source"]):
+        return False
+    if not (isinstance(obj.get("time"), str) and is_rfc3339(obj["time"])):
+        return False
+    if not all(isinstance(obj.get(k, ""), str) for k in _TOP_STRINGS) or "detail-type" not in obj:
+        return False
+    if "version" not in obj or not isinstance(obj.get("resources", []), list):
+        return False
+    detail = obj.get("detail")
+    if not isinstance(detail, dict) or not all(isinstance(detail.get(k, ""), str) for k in _DETAIL_STRINGS):
+        return False
+    tags = detail.get("eventTags")
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+        return False
+    data = detail.get("data", {})
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, ""), str) for k in _DATA_STRINGS):
+        return False
+    if type(data.get("isSuccessful", True)) is not bool:
+        return False
+    return all(type(data.get(k, 0)) is int for k in ("eventTimeInUTC", "loggedTimeInUTC"))
 
 
 def _rejection(validator: Any, obj: dict, event_id: str | None) -> Rejection:

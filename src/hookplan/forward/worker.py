@@ -29,7 +29,7 @@ from functools import partial
 import httpx
 
 from hookplan.forward import store
-from hookplan.forward.deliver import AttemptResult, attempt, scrub
+from hookplan.forward.deliver import AttemptResult, Prepared, attempt, prepare, scrub
 from hookplan.forward.logs import log
 from hookplan.forward.metrics import Metrics
 from hookplan.forward.ratelimit import RateLimiter
@@ -52,9 +52,11 @@ Guard = Callable[[dict], Awaitable[str | None]]  # hook spec -> refusal reason (
 class Lane:
     """One hook's delivery lane: its current view, auth, rate limit, buffer and in-flight count."""
 
-    def __init__(self, view: HookView, auth: httpx.Auth | None, client: httpx.AsyncClient):
+    def __init__(self, view: HookView, auth: httpx.Auth | None, client: httpx.AsyncClient, timeout: float):
         self.view = view
         self.auth = auth
+        self.timeout = timeout
+        self.prepared = self._prepare()
         self.client = client  # its own pool: httpx scans every pooled connection on each request
         self.limiter = RateLimiter(view.hook.spec.get("rate_limit_per_second") or DEFAULT_RATE_LIMIT)
         self.buffer: deque[Due] = deque()
@@ -66,6 +68,18 @@ class Lane:
         self._window_min = float("inf")
         self._window_count = 0
         self.failing = False  # logged once when attempts start failing, once when they succeed again
+
+    def _prepare(self) -> Prepared | None:
+        try:
+            return prepare(self.view.hook.spec, self.timeout)
+        except (httpx.InvalidURL, KeyError, TypeError, ValueError):
+            return None  # attempts are dead-lettered with a reason, see Dispatcher._try
+
+    def update(self, view: HookView, auth: httpx.Auth | None) -> None:
+        """A changed spec: new auth (fresh token cache), request template and rate."""
+        self.view, self.auth = view, auth
+        self.prepared = self._prepare()
+        self.limiter.set_rate(view.hook.spec.get("rate_limit_per_second") or DEFAULT_RATE_LIMIT)
 
     def limit(self, ceiling: int) -> int:
         """Attempts to keep in flight: one per ``ATTEMPT_CPU`` of the receiver's latency, 4 to ``ceiling``.
@@ -124,10 +138,9 @@ class Dispatcher:
         for name, view in hooks.views.items():
             lane = self.lanes.get(name)
             if lane is None:
-                self.lanes[name] = Lane(view, self._auth_for(name, view), self._new_client())
+                self.lanes[name] = Lane(view, self._auth_for(name, view), self._new_client(), self._policy.timeout)
             elif lane.view.hook.spec != view.hook.spec:
-                lane.view, lane.auth = view, self._auth_for(name, view)
-                lane.limiter.set_rate(view.hook.spec.get("rate_limit_per_second") or DEFAULT_RATE_LIMIT)
+                lane.update(view, self._auth_for(name, view))
             else:
                 lane.view = view
             if not view.active:
@@ -273,17 +286,17 @@ class Dispatcher:
                 self._wake.set()
 
     async def _try(self, lane: Lane, due: Due) -> Outcome:
-        view, auth = lane.view, lane.auth
+        view, auth, prepared = lane.view, lane.auth, lane.prepared
         spec, now = view.hook.spec, time.time()
-        if auth is None:  # never send unauthenticated what should carry credentials
-            return self._final(view.name, due, "dead", None, "the hook's auth settings cannot be used", None)
+        if auth is None or prepared is None:  # never send unauthenticated what should carry credentials
+            return self._final(view.name, due, "dead", None, "the hook's settings cannot be used", None)
         if now - due.created_at > self._policy.max_event_age:
             return self._final(view.name, due, "dead", None, "the event reached its maximum age", None)
         refusal = await self._guard(spec)
         if refusal:
             return self._final(view.name, due, "dead", None, scrub(refusal, spec), None)
         await lane.limiter.acquire()
-        result = await attempt(lane.client, spec, auth, due.event_id, due.body, self._policy.timeout)
+        result = await attempt(lane.client, prepared, auth, due.event_id, due.body, self._policy.timeout)
         lane.observe(result.latency_ms / 1000.0)
         self._note_health(lane, result)
         return self._decide(view.name, due, result)
