@@ -170,7 +170,7 @@ def test_gitops_loop_against_a_running_forwarder(tmp_path, forwarder, receiver):
 
     write(f, [basic("siem-registrations", f"{receiver.url}/siem", tenant="globex")])
     plan = cli("plan", "-f", str(f), *remote, "--detailed-exitcode")
-    assert plan.returncode == 2 and '"acme" -> "globex"' in plan.stdout
+    assert plan.returncode == 2 and 'value = "acme"} -> {key = "X-Tenant", value = "globex"}' in plan.stdout
     assert cli("apply", "-f", str(f), *remote, "--auto-approve").returncode == 0
 
     time.sleep(1.0)  # the contract: a change takes effect within a second, without a restart
@@ -221,7 +221,7 @@ def test_workspaces_share_a_forwarder_and_import_adopts(tmp_path, forwarder, rec
     assert refused.returncode == 1 and "managed by workspace 'team-b'" in refused.stderr
     assert cli("import", "b1", "-f", str(team_a), *remote).returncode == 0
     plan = cli("plan", "-f", str(team_a), *remote)
-    assert '"acme" -> "adopted"' in plan.stdout
+    assert 'value = "acme"} -> {key = "X-Tenant", value = "adopted"}' in plan.stdout
 
 
 def test_if_match_and_immutable_names(tmp_path, forwarder, receiver):
