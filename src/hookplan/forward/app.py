@@ -37,7 +37,7 @@ async def metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     depths = await runtime.read(store.depths)
     states = [(v.name, v.state, v.hook.destination_state) for v in runtime.hooks.views.values()]
-    text = runtime.metrics.render(depths, states)  # type: ignore[arg-type]
+    text = runtime.metrics.render(depths, states, runtime.dispatcher.concurrency())  # type: ignore[arg-type]
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 

@@ -42,8 +42,14 @@ class Metrics:
         if seconds is not None:
             self.latency[hook].observe(seconds)
 
-    def render(self, depths: dict[str, tuple[int, int]], states: Iterable[tuple[str, str, str]]) -> str:
-        """The exposition; ``depths`` hook -> (queued, dead), ``states`` (hook, connection, destination)."""
+    def render(
+        self,
+        depths: dict[str, tuple[int, int]],
+        states: Iterable[tuple[str, str, str]],
+        concurrency: dict[str, int] | None = None,
+    ) -> str:
+        """The exposition; ``depths`` hook -> (queued, dead), ``states`` (hook, connection, destination),
+        ``concurrency`` hook -> attempts allowed in flight now."""
         out: list[str] = []
         _family(out, "hookplan_events_received_total", "counter", "Events accepted (new ids).")
         out.append(f"hookplan_events_received_total {self.received}")
@@ -66,6 +72,9 @@ class Metrics:
         for hook, conn, dest in sorted(states):
             labels = f'hook="{_esc(hook)}",connection_state="{conn}",destination_state="{dest}"'
             out.append(f"hookplan_hook_info{{{labels}}} 1")
+        _family(out, "hookplan_hook_concurrency", "gauge", "Attempts allowed in flight per hook (adaptive).")
+        for hook, limit in sorted((concurrency or {}).items()):
+            out.append(f'hookplan_hook_concurrency{{hook="{_esc(hook)}"}} {limit}')
         return "\n".join(out) + "\n"
 
     def _render_latency(self, out: list[str]) -> None:

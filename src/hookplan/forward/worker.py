@@ -188,6 +188,9 @@ class Dispatcher:
 
     # -- the loop ----------------------------------------------------------------------------
 
+    def concurrency(self) -> dict[str, int]:
+        return {name: lane.limit(self._concurrency) for name, lane in self.lanes.items()}
+
     def notify(self) -> None:
         """New work (ingest committed, a hook changed): poll now rather than at the next tick."""
         self._wake.set()
