@@ -124,7 +124,12 @@ def test_hooks_applied_changed_and_deleted_while_running_take_effect_within_a_se
             rec.wait(1)
             put_hook(db, "second", spec(rurl + "/second"))
             put_hook(db, "first", spec(rurl + "/first-v2"))  # an update: new endpoint
-            time.sleep(1.0)
+
+            def reloaded() -> bool:
+                views = fwd.runtime.hooks.views  # a new snapshot on each reload
+                return "second" in views and views["first"].hook.spec["endpoint"].endswith("/first-v2")
+
+            wait_until(reloaded, 1.0, "the new and the changed hook")
             fwd.post(make_event("c-2"))
             rec.wait(3)
             assert rec.ids("/first-v2") == ["c-2"] and rec.ids("/second") == ["c-2"]
@@ -132,7 +137,8 @@ def test_hooks_applied_changed_and_deleted_while_running_take_effect_within_a_se
             registry.delete_hook("second")
             registry.set_state("first", "UPDATING", "")
             registry.close()
-            time.sleep(1.0)
+            wait_until(lambda: "second" not in fwd.runtime.hooks.views, 1.0, "the deletion")
+            wait_until(lambda: fwd.runtime.hooks.views["first"].state == "UPDATING", 1.0, "the state change")
             fwd.post(make_event("c-3"))
             time.sleep(0.5)
             assert len(rec.received) == 3  # deleted: nothing; UPDATING: held
