@@ -27,10 +27,18 @@ from hookplan.forward.tokens import error_response
 
 
 async def healthz(request: Request) -> Response:
+    """200 when taking and delivering events; 503 while draining or when a part has stopped."""
     runtime: Runtime = request.app.state.runtime
-    status = "draining" if runtime.draining else "ok"
-    body = {"status": status, "version": __version__, "uptime_seconds": round(time.time() - runtime.started_at)}
-    return JSONResponse(body, status_code=503 if runtime.draining else 200)
+    problems = runtime.problems()
+    status = "draining" if runtime.draining else ("failing" if problems else "ok")
+    body = {
+        "status": status,
+        "version": __version__,
+        "uptime_seconds": round(time.time() - runtime.started_at),
+        "hooks": len(runtime.hooks.views),
+        "problems": problems,
+    }
+    return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
 
 async def metrics(request: Request) -> Response:

@@ -95,6 +95,12 @@ class Runtime:
         self.registry.close()
         log(logging.INFO, "forwarder stopped; nothing accepted is lost")
 
+    def problems(self) -> list[str]:
+        """What keeps this forwarder from working (for /healthz): a dead writer or loop."""
+        found = [] if self.committer.alive else ["the store writer stopped"]
+        found += [f"the {t.get_name()} loop stopped" for t in self._tasks if t.done()]
+        return found
+
     async def read(self, fn: Callable, *args: object) -> object:
         """Run a (possibly large) read query off the event loop."""
         async with self._read_lock:

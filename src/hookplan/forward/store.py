@@ -309,6 +309,10 @@ class GroupCommitter:
             self._ops.append((op, done))
             self._cv.notify()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
         with self._cv:

@@ -198,7 +198,11 @@ class Dispatcher:
     async def run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            delay = self._pump_all()
+            try:
+                delay = self._pump_all()
+            except Exception as exc:  # e.g. the file busy for longer than the busy timeout: try again
+                log(logging.ERROR, "dispatch failed; retrying in a second", error=f"{type(exc).__name__}: {exc}")
+                delay = MAX_WAIT
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
