@@ -107,3 +107,29 @@ def test_group_commit_batches_concurrent_callers(tmp_path: Path) -> None:
     check = sqlite3.connect(db)
     assert check.execute("SELECT COUNT(*) FROM fwd_events").fetchone()[0] == 50
     assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_failing_operation_does_not_undo_its_batch_mates(tmp_path: Path) -> None:
+    db = tmp_path / "hookplan.db"
+    SQLiteRegistry(db).close()
+
+    def broken(cur: sqlite3.Cursor) -> None:
+        store.insert_events(cur, [(_env("undone"), [])], 1.0)
+        raise ValueError("a bug in one operation")
+
+    async def main() -> list:
+        committer = store.GroupCommitter(db, asyncio.get_running_loop())
+        try:
+            ops = [
+                committer.run(lambda cur: store.insert_events(cur, [(_env("kept-1"), [])], 1.0)),
+                committer.run(broken),
+                committer.run(lambda cur: store.insert_events(cur, [(_env("kept-2"), [])], 1.0)),
+            ]
+            return await asyncio.gather(*ops, return_exceptions=True)
+        finally:
+            committer.close()
+
+    first, failed, last = asyncio.run(main())
+    assert first == [True] and last == [True] and isinstance(failed, ValueError)
+    ids = {r[0] for r in sqlite3.connect(db).execute("SELECT id FROM fwd_events")}
+    assert ids == {"kept-1", "kept-2"}

@@ -17,7 +17,6 @@ import contextlib
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -336,7 +335,7 @@ class GroupCommitter:
         cur = self._conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
-            results = [(op(cur), None) for op, _ in batch]
+            results = [_isolated(cur, op) for op, _ in batch]
             cur.execute("COMMIT")
         except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -350,10 +349,21 @@ class GroupCommitter:
                 self._loop.call_soon_threadsafe(_call_all, callbacks)
 
 
+def _isolated(cur: sqlite3.Cursor, op: Op) -> tuple[Any, BaseException | None]:
+    """Run one operation in a savepoint: if it fails, only it is undone, not its batch-mates."""
+    cur.execute("SAVEPOINT op")
+    try:
+        result = op(cur)
+    except sqlite3.OperationalError:
+        raise  # the file itself is in trouble (busy, full, I/O): the whole batch fails
+    except Exception as exc:
+        cur.execute("ROLLBACK TO op")
+        cur.execute("RELEASE op")
+        return None, exc
+    cur.execute("RELEASE op")
+    return result, None
+
+
 def _call_all(callbacks: list) -> None:
     for done, result, exc in callbacks:
         done(result, exc)
-
-
-def now() -> float:
-    return time.time()
