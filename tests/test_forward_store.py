@@ -120,12 +120,16 @@ def test_a_failing_operation_does_not_undo_its_batch_mates(tmp_path: Path) -> No
     async def main() -> list:
         committer = store.GroupCommitter(db, asyncio.get_running_loop())
         try:
+            slow = asyncio.ensure_future(committer.run(lambda cur: time.sleep(0.3)))
+            await asyncio.sleep(0.05)  # the writer is inside the slow one: the next three share a batch
             ops = [
                 committer.run(lambda cur: store.insert_events(cur, [(_env("kept-1"), [])], 1.0)),
                 committer.run(broken),
                 committer.run(lambda cur: store.insert_events(cur, [(_env("kept-2"), [])], 1.0)),
             ]
-            return await asyncio.gather(*ops, return_exceptions=True)
+            results = await asyncio.gather(*ops, return_exceptions=True)
+            await slow
+            return results
         finally:
             committer.close()
 
