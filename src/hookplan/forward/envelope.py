@@ -224,7 +224,7 @@ def _rejection(validator: Any, obj: dict, event_id: str | None) -> Rejection:
     else:
         message = _short(error)
     field = field_name(path)
-    return Rejection(400, "invalid_event", f"{field}: {message}", field, event_id)
+    return Rejection(400, "invalid_event", f"{field} {message}", field, event_id)
 
 
 def _short(error: Any) -> str:
