@@ -99,7 +99,7 @@ def _env_token(name: str) -> str | None:
 
 @cli.command("forward")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT to serve on (port 0: any).")
-@click.option("--state", help="Registry file (default: hookplan.db in the current directory).")
+@_state_option
 @click.option("--allow-private-endpoints", is_flag=True, help="Deliver to loopback/private addresses too.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--max-event-age", default="24h", show_default=True, help="Stop retrying an event this old.")

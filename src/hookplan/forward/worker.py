@@ -89,7 +89,7 @@ class Lane:
         flight to keep its rate up. (Averages would feed back: queueing raises latency, which would
         raise concurrency, which raises queueing.)
         """
-        return max(MIN_CONCURRENCY, min(ceiling, math.ceil(self.base_latency / ATTEMPT_CPU)))
+        return min(ceiling, max(MIN_CONCURRENCY, math.ceil(self.base_latency / ATTEMPT_CPU)))
 
     def observe(self, seconds: float) -> None:
         self._window_min = min(self._window_min, seconds)
