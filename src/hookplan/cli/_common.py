@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,6 +65,25 @@ def load_config(hooks_file: str) -> Config:
     for diagnostic in config.diagnostics:
         echo_warn(str(diagnostic).replace("warning: ", "", 1))
     return config
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a command builds its large, long-lived data.
+
+    Loading and planning 10,000 hooks allocates about a million dicts, lists and strings that all live
+    until the command is done. The collector, triggered by allocation counts, re-scans that growing heap
+    again and again and frees almost nothing: about a sixth of a plan's CPU time at 10,000 hooks.
+    Reference counting still frees everything else at once. The previous setting is restored on exit,
+    so a long-running process (``hookplan forward``, tests invoking the CLI in-process) is unaffected.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def open_registry(

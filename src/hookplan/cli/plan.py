@@ -7,7 +7,14 @@ import json
 import click
 
 from hookplan.cli import cli
-from hookplan.cli._common import hooks_file_option, load_config, open_registry, remote_option, state_option
+from hookplan.cli._common import (
+    gc_paused,
+    hooks_file_option,
+    load_config,
+    open_registry,
+    remote_option,
+    state_option,
+)
 
 
 @cli.command()
@@ -19,6 +26,7 @@ from hookplan.cli._common import hooks_file_option, load_config, open_registry, 
 @click.option("--out", metavar="FILE", help="Save the plan (no secret values) for 'hookplan apply FILE'.")
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Plan only this hook (repeatable).")
 @click.option("--destroy", is_flag=True, help="Plan the deletion of every hook this workspace manages.")
+@gc_paused()  # a plan of many hooks builds a large heap that the collector would rescan in vain
 def plan(
     hooks_file: str,
     state: str | None,
