@@ -55,8 +55,9 @@ def _load(path: Path) -> Config:
     raw = _read(path, shown)
     source = _parse(_decode(raw, shown), shown)
     report = Report(shown, source)
-    for message, (line, column) in source.problems:
-        report.diagnostics.append(Diagnostic("error", message, shown, line, column, None))
+    for message, (line, column), item in source.problems:
+        hook = report.hook_name(("hooks", item)) if item is not None else None
+        report.diagnostics.append(Diagnostic("error", message, shown, line, column, hook))
     data = references.resolve(source.data, path.parent, report)
     schema.validate(data, report)
     semantic.check(data, report)

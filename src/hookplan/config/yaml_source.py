@@ -68,7 +68,8 @@ class Source:
     positions: Table = field(default_factory=dict)  # paths outside the split list's items
     key_positions: Table = field(default_factory=dict)
     items: list[tuple[Table, Table]] = field(default_factory=list)  # per split item, relative paths
-    problems: list[tuple[str, Position]] = field(default_factory=list)  # e.g. duplicate keys
+    # problems that do not stop parsing (duplicate keys): message, position, split item index or None
+    problems: list[tuple[str, Position, int | None]] = field(default_factory=list)
 
     def locate(self, path: Path, *, key: bool = False) -> Position:
         """Where ``path`` is written, or its nearest written ancestor (defaults, aliases, merges)."""
@@ -141,15 +142,18 @@ def _line_col(text: str, offset: int) -> Position:
 class _Frame:
     """An open mapping or sequence while its events are being consumed."""
 
-    __slots__ = ("anchor", "is_map", "is_split", "key", "key_pos", "keys", "merges", "nodes", "obj", "path", "values")
+    __slots__ = (
+        "anchor", "is_map", "is_split", "item", "key", "key_pos", "keys", "merges", "nodes", "obj", "path", "values"
+    )  # fmt: skip
 
-    def __init__(self, obj: Any, path: Path, values: Table, keys: Table, anchor: str | None, is_split: bool):
+    def __init__(self, obj: Any, path: Path, values: Table, keys: Table, anchor: str | None, item: int | None):
         self.obj = obj
         self.path = path  # relative to the tables below
         self.values = values
         self.keys = keys
         self.is_map = isinstance(obj, dict)
-        self.is_split = is_split  # the split list itself: each item starts fresh tables
+        self.is_split = False  # the split list itself: each item starts fresh tables
+        self.item = item  # index of the split item this collection lies in, if any
         self.key: Any = None  # a mapping's key waiting for its value
         self.key_pos: Position = (0, 0)
         self.merges: list[tuple[Any, Position]] = []
@@ -253,7 +257,8 @@ class _Builder:
         if key in frame.obj:
             first = frame.keys.get(path)
             where = f" (first at line {first[0]})" if first else ""
-            self.source.problems.append((f"duplicate key '{key}'{where}: the later value would win", frame.key_pos))
+            message = f"duplicate key '{key}'{where}: the later value would win"
+            self.source.problems.append((message, frame.key_pos, frame.item))
         frame.obj[key] = value
         frame.keys[path] = frame.key_pos
         return frame.values, path
@@ -275,9 +280,12 @@ class _Builder:
             values[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
             keys = self.source.items[-1][1] if path == () and stack and stack[-1].is_split else None
             keys = keys if keys is not None else (stack[-1].keys if stack else self.source.key_positions)
+        parent = stack[-1] if stack else None
+        item = (len(parent.obj) - 1 if parent.is_split else parent.item) if parent else None
+        frame = _Frame(obj, path, values, keys, event.anchor, item)
         split = self.source.split
-        is_split = bool(split) and not is_map and path == split and values is self.source.positions
-        stack.append(_Frame(obj, path, values, keys, event.anchor, is_split))
+        frame.is_split = bool(split) and not is_map and path == split and values is self.source.positions
+        stack.append(frame)
         if event.anchor:
             self.open_anchors.add(event.anchor)
 
@@ -306,13 +314,16 @@ class _Builder:
         where = self._place(stack, value)
         if where is not None:
             where[0][where[1]] = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if stack:
+            stack[-1].nodes += nodes - 1  # an alias weighs what it expands to
 
     def _merge(self, frame: _Frame) -> None:
         """``<<: *base`` (or a list of them): keys not written in this mapping come from the bases."""
         for value, pos in frame.merges:
             for base in value if isinstance(value, list) else [value]:
                 if not isinstance(base, dict):
-                    self.source.problems.append(("'<<' (merge) takes a mapping or a list of mappings", pos))
+                    message = "'<<' (merge) takes a mapping or a list of mappings"
+                    self.source.problems.append((message, pos, frame.item))
                     continue
                 for key, item in base.items():
                     if key not in frame.obj:
