@@ -215,3 +215,32 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
+
+
+def _apply_on_a_terminal(hooks_file: Path, answer: str) -> tuple[int, str]:
+    """Run apply with a real pseudo-terminal as stdin and type ``answer`` at the prompt."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hookplan", "apply", "-f", str(hooks_file)],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(None),
+    )
+    os.close(terminal)
+    os.write(controller, answer.encode() + b"\n")
+    out, _ = proc.communicate(timeout=60)
+    os.close(controller)
+    return proc.returncode, out.decode()
+
+
+def test_interactive_approval_takes_only_yes(tmp_path):
+    f = write(tmp_path / "hooks.yaml", [plain_hook("a")])
+    code, out = _apply_on_a_terminal(f, "no")
+    assert code == 1 and "Only 'yes' will be accepted" in out and "cancelled" in out
+    assert not registry_hooks(tmp_path / "hookplan.db")
+    code, out = _apply_on_a_terminal(f, "yes")
+    assert code == 0 and "Apply complete! Resources: 1 added" in out
+    assert registry_hooks(tmp_path / "hookplan.db") == {"a": ("AUTHORIZED", "")}
