@@ -61,8 +61,15 @@ def connect(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute("PRAGMA busy_timeout=30000")
     except sqlite3.DatabaseError as exc:
-        raise HookplanError(f"{path}: not a hookplan registry ({exc}); pass --state to use another file") from None
+        raise _open_error(path, exc) from None
     return conn
+
+
+def _open_error(path: Path, exc: sqlite3.DatabaseError) -> HookplanError:
+    """Tell 'this file is something else' apart from 'the disk or file cannot be written'."""
+    if isinstance(exc, sqlite3.OperationalError) or "disk" in str(exc) or "readonly" in str(exc):
+        return HookplanError(f"{path}: cannot use the registry: {exc} (is the disk full, or the file read-only?)")
+    return HookplanError(f"{path}: not a hookplan registry ({exc}); pass --state to use another file")
 
 
 class SQLiteRegistry:
@@ -83,7 +90,7 @@ class SQLiteRegistry:
                 rows = dict(cur.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise HookplanError(f"{self.path}: not a hookplan registry ({exc})") from None
+            raise _open_error(self.path, exc) from None
         self._key = bytes.fromhex(rows["fingerprint_key"])
 
     # -- transactions -------------------------------------------------------------------------
