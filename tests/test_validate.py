@@ -19,6 +19,8 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hookplan.cli import cli
 from hookplan.config import ConfigError, load_config, load_schema
@@ -609,6 +611,45 @@ def test_duplicate_yaml_keys_and_one_line_fields(tmp_path: Path, validate_env: p
     ]
 
 
+def test_an_unresolved_reference_is_reported_once(tmp_path: Path, validate_env: pytest.MonkeyPatch) -> None:
+    validate_env.delenv("HP_SURELY_UNSET", raising=False)
+    f = write(
+        tmp_path,
+        HEADER + "  - {name: a, event_type: '${env:HP_SURELY_UNSET}', endpoint: https://a.example.com,"
+        " http_method: GET, auth: {type: NONE}}\n",
+    )
+    assert error_lines(validate("-f", str(f), code=1)) == [
+        f"{f}:3:27: hook 'a': event_type: environment variable HP_SURELY_UNSET is not set "
+        "(referenced as '${env:HP_SURELY_UNSET}')"
+    ]
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path: Path, validate_env: pytest.MonkeyPatch) -> None:
+    f = write(
+        tmp_path,
+        'version: 1\nhooks:\n  - name: "\\e[31mred"\n    event_type: "X\\nY"\n    "k\\u2028y": 1\n',
+    )
+    result = validate("-f", str(f), code=1)
+    assert "\x1b" not in result.output and "\u2028" not in result.output
+    lines = error_lines(result)
+    assert len(lines) == 4 and all(line.startswith(f"{f}:") for line in lines)
+    assert f"{f}:3:11: name '\\x1b[31mred' is not valid: use 1-64 of A-Z a-z 0-9 . _ -" in lines
+    assert any("event_type 'X\\nY' is not valid" in line for line in lines)
+
+
+def test_shell_style_placeholder_warns(tmp_path: Path, validate_env: pytest.MonkeyPatch) -> None:
+    f = write(
+        tmp_path,
+        HEADER + "  - {name: a, event_type: ALL, endpoint: 'https://a.example.com/${TENANT}', http_method: GET,"
+        " auth: {type: NONE}}\n",
+    )
+    result = validate("-f", str(f), code=0)
+    assert result.stderr == (
+        f"{f}:3:42: warning: hook 'a': endpoint contains '${{NAME}}', which hookplan does not expand: "
+        "write ${env:NAME} or ${file:PATH} (or $${ for a literal '${')\n"
+    )
+
+
 # -- warnings ----------------------------------------------------------------------------------------
 
 
@@ -1025,3 +1066,60 @@ def test_compiler_refuses_keywords_it_does_not_know() -> None:
 
     with pytest.raises(fastcheck.Unsupported):
         fastcheck.compile_schema({"type": "object", "patternProperties": {"^x": {}}})
+
+
+# -- robustness: whatever the file holds, the answer is a Config or a ConfigError -----------------------
+
+_FRAGMENTS = [
+    " ",
+    "\n",
+    ":",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "&a ",
+    "*a",
+    "<<: *a\n",
+    "!!str ",
+    "!!binary ",
+    "'",
+    '"',
+    "#",
+    "|",
+    ">",
+    "\t",
+    "${env:X}",
+    "${file:",
+    "$${",
+    "null",
+    "yes",
+    "0x1F",
+    "\ufeff",
+    "\u2028",
+    "?",
+]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(edits=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 12), st.sampled_from(_FRAGMENTS)), max_size=6))
+def test_any_edit_of_the_example_loads_or_fails_cleanly(edits: list[tuple[float, int, str]], tmp_path_factory) -> None:
+    text = EXAMPLE.read_text()
+    for where, cut, fragment in edits:
+        at = int(where * len(text))
+        text = text[:at] + fragment + text[at + cut :]
+    folder = tmp_path_factory.mktemp("edit")
+    (folder / "secrets").mkdir()
+    for secret in (EXAMPLE.parent / "secrets").iterdir():
+        (folder / "secrets" / secret.name).write_bytes(secret.read_bytes())
+    f = folder / "hooks.yaml"
+    f.write_text(text)
+    try:
+        config = load_config(f)
+    except ConfigError as exc:
+        assert exc.diagnostics and all(d.severity in ("error", "warning") for d in exc.diagnostics)
+        assert all("\n" not in str(d) for d in exc.diagnostics)
+    else:
+        assert all(h.spec["auth"]["type"] in AUTH_TYPES for h in config.hooks)

@@ -3,6 +3,7 @@ file, line, column and hook name the same way, and no stage prints a secret by a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ from hookplan.config.yaml_source import Path, Source
 from hookplan.errors import Diagnostic
 from hookplan.model import AUTH_SECRET_FIELDS, path_str
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _SECRET_LEAVES = frozenset((*AUTH_SECRET_FIELDS, "signing_secret"))
 
 
@@ -34,6 +36,7 @@ class Report:
 
     def _add(self, severity: str, path: Path, message: str, key: bool) -> None:
         line, column = self.source.locate(path, key=key)
+        message = _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], message)  # one line, whatever was quoted
         self.diagnostics.append(Diagnostic(severity, message, self.file, line, column, self.hook_name(path)))
 
     @property
@@ -47,9 +50,9 @@ class Report:
         hooks = self.source.data.get("hooks") if isinstance(self.source.data, dict) else None
         try:
             name = hooks[path[1]].get("name")  # type: ignore[index]
-        except (TypeError, IndexError, AttributeError):
+        except (TypeError, LookupError, AttributeError):
             return None
-        return name if isinstance(name, str) and name and "\n" not in name else None
+        return name if isinstance(name, str) and name and not _CONTROL.search(name) else None
 
     def is_secret(self, path: Path) -> bool:
         """Whether the value at ``path`` is (or may be) a secret: never echo it."""

@@ -48,8 +48,7 @@ class _Validators:
     def __init__(self) -> None:
         from jsonschema import Draft202012Validator
 
-        schema = load_schema()
-        Draft202012Validator.check_schema(schema)
+        schema = load_schema()  # a valid draft 2020-12 schema: the tests check it, no need at run time
         self.document = Draft202012Validator(schema)
         self.hook = Draft202012Validator({"$ref": "#/$defs/hook", "$defs": schema["$defs"]})
         try:
@@ -92,9 +91,10 @@ def validate(data: Any, report: Report) -> None:
                     error.path.extendleft(reversed(("hooks", i)))
                     errors.append(error)
     seen: set[tuple[Path, str]] = set()
+    unresolved = set(report.failed)  # a reference that did not resolve was reported already
     for error in errors:
         for path, message, at_key in _translate(error, data, report, v):
-            if (path, message) not in seen:
+            if path not in unresolved and (path, message) not in seen:
                 seen.add((path, message))
                 report.error(path, message, key=at_key)
 
