@@ -727,6 +727,35 @@ def test_no_secret_value_appears_in_any_validate_output(tmp_path: Path, validate
         assert secret not in joined  # ...but no value is shown
 
 
+def test_values_from_references_and_secret_fields_are_never_echoed(
+    tmp_path: Path, validate_env: pytest.MonkeyPatch
+) -> None:
+    from hookplan.config.report import Report
+    from hookplan.config.yaml_source import parse
+
+    validate_env.setenv("HP_EVENT_FROM_ENV", "Env-Event-Value-3d4e")
+    f = write(
+        tmp_path,
+        HEADER + "  - {name: a, event_type: '${env:HP_EVENT_FROM_ENV}', endpoint: https://a.example.com,"
+        " http_method: GET, auth: {type: NONE}}\n",
+    )
+    result = validate("-f", str(f), code=1)
+    assert "event_type '${env:HP_EVENT_FROM_ENV}' is not valid" in result.stderr
+    assert "Env-Event-Value-3d4e" not in result.output
+    # the guard every message goes through: secret fields show nothing, other fields their value
+    source = parse(
+        "hooks: [{auth: {password: p1}, signing_secret: s1, invocation_http_parameters: {header: "
+        "[{key: k, value: v1, secret: true}, {key: k, value: v2}]}}]",
+        split=("hooks",),
+    )
+    report = Report("f", source)
+    hook = ("hooks", 0)
+    assert report.shown((*hook, "auth", "password"), "p1") == ""
+    assert report.shown((*hook, "signing_secret"), "s1") == ""
+    assert report.shown((*hook, "invocation_http_parameters", "header", 0, "value"), "v1") == ""
+    assert report.shown((*hook, "invocation_http_parameters", "header", 1, "value"), "v2") == "'v2'"
+
+
 # -- output formats ----------------------------------------------------------------------------------
 
 
@@ -794,6 +823,18 @@ def test_github_annotations(tmp_path: Path, validate_env: pytest.MonkeyPatch) ->
     ]
     validate_env.delenv("GITHUB_ACTIONS")
     assert "::" not in validate("-f", str(f), code=1).stdout
+
+
+def test_github_annotation_escaping() -> None:
+    from hookplan.cli.validate import github_annotation
+    from hookplan.errors import Diagnostic
+
+    d = Diagnostic("error", "100% wrong\nreally", "dir:a,b/hooks.yaml", 3, 7, "h")
+    assert github_annotation(d) == (
+        "::error file=dir%3Aa%2Cb/hooks.yaml,line=3,col=7,title=hookplan validate::hook 'h': 100%25 wrong%0Areally"
+    )
+    no_line = Diagnostic("warning", "w", "f.yaml")
+    assert github_annotation(no_line) == "::warning file=f.yaml,title=hookplan validate::w"
 
 
 def test_several_files_as_pre_commit_passes_them(tmp_path: Path, validate_env: pytest.MonkeyPatch) -> None:
