@@ -128,8 +128,8 @@ def test_the_rate_limit_delays_and_never_drops(tmp_path: Path) -> None:
 def test_concurrency_follows_the_receivers_own_latency_not_queueing() -> None:
     import httpx
 
+    from hookplan.forward.lane import Lane
     from hookplan.forward.routing import HookView
-    from hookplan.forward.worker import Lane
     from hookplan.model import Hook
 
     lane = Lane(HookView(Hook("h", spec("http://127.0.0.1:9/x")), "AUTHORIZED", ""), None, httpx.AsyncClient(), 5.0)

@@ -14,6 +14,7 @@ import pytest
 
 from forward_kit import make_event
 from hookplan.forward import store
+from hookplan.forward.commit import GroupCommitter
 from hookplan.forward.envelope import Envelope, parse_body
 from hookplan.registry import SQLiteRegistry
 
@@ -92,7 +93,7 @@ def test_group_commit_batches_concurrent_callers(tmp_path: Path) -> None:
     SQLiteRegistry(db).close()
 
     async def main() -> list[list[bool]]:
-        committer = store.GroupCommitter(db, asyncio.get_running_loop())
+        committer = GroupCommitter(db, asyncio.get_running_loop())
         try:
             ops = [
                 committer.run(lambda cur, i=i: store.insert_events(cur, [(_env(f"g-{i % 50}"), [])], 1.0))
@@ -118,7 +119,7 @@ def test_a_failing_operation_does_not_undo_its_batch_mates(tmp_path: Path) -> No
         raise ValueError("a bug in one operation")
 
     async def main() -> list:
-        committer = store.GroupCommitter(db, asyncio.get_running_loop())
+        committer = GroupCommitter(db, asyncio.get_running_loop())
         try:
             slow = asyncio.ensure_future(committer.run(lambda cur: time.sleep(0.3)))
             await asyncio.sleep(0.05)  # the writer is inside the slow one: the next three share a batch

@@ -1,7 +1,9 @@
 """The delivery runtime (``hookplan forward``): ingest -> durable queue -> routing -> delivery -> log.
 
-One idea a module: ``envelope`` (parse/validate), ``store`` (SQLite queue, group commit), ``routing``,
-``deliver`` (one attempt), ``retry``, ``ratelimit``, ``worker`` (dispatch loop), ``metrics``, ``logs``,
-``tokens`` (bearer checks, JSON errors), ``ingest`` / ``admin`` (handlers), ``app`` (routes),
-``runtime`` (wiring, lifecycle), ``server`` (uvicorn, signals), ``control`` (issue 4's /v1/hooks API).
+One idea a module: ``envelope`` (parse/validate), ``store`` (the queue's tables and SQL), ``commit``
+(group commit), ``routing``, ``deliver`` (one attempt), ``retry`` (policy), ``outcomes`` (what an attempt
+means), ``ratelimit``, ``lane`` (per-hook state), ``worker`` (dispatch loop), ``metrics``, ``logs``,
+``tokens`` (bearer checks, JSON errors), ``ingest`` / ``admin`` (handlers), ``app`` (routes), ``runtime``
+(wiring, lifecycle), ``server`` (uvicorn, signals), ``adminclient`` (``--remote`` for read/dlq),
+``control`` (issue 4's /v1/hooks API).
 """

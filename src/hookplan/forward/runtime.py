@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from hookplan.forward import store
+from hookplan.forward.commit import GroupCommitter
 from hookplan.forward.deliver import client_for
 from hookplan.forward.envelope import warm_up
 from hookplan.forward.logs import log
@@ -56,7 +57,7 @@ class Runtime:
         s = self.settings
         loop = asyncio.get_running_loop()
         self.registry = SQLiteRegistry(s.state)
-        self.committer = store.GroupCommitter(s.state, loop)
+        self.committer = GroupCommitter(s.state, loop)
         self.conn = store.open_queue(s.state, synchronous="NORMAL")  # reads on the loop
         self.read_conn = store.open_queue(s.state, synchronous="NORMAL")  # reads in a thread
         self._read_lock = asyncio.Lock()

@@ -5,19 +5,15 @@
 ``dead`` (dead-lettered) or ``skipped``. Only rows in ``pending``/``retrying`` are in the queue, and a
 partial index keeps just those, so a queue of 100,000 stays cheap to poll and never sits in memory.
 
-Writes go through :class:`GroupCommitter`: one thread, one connection with ``synchronous=FULL``, and
-every operation queued while the previous commit ran goes into the next transaction. Ingest answers
-``202`` only once its operation's ``COMMIT`` returned.
+The write functions here take a cursor: they run inside the group committer's transactions
+(:mod:`hookplan.forward.commit`), or the CLI's own for a redrive.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,100 +266,3 @@ def depths(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
     for hook, n in conn.execute("SELECT hook, COUNT(*) FROM fwd_deliveries WHERE state = 'dead' GROUP BY hook"):
         out[hook] = (out.get(hook, (0, 0))[0], n)
     return out
-
-
-# -- group commit ------------------------------------------------------------------------------
-
-Op = Callable[[sqlite3.Cursor], Any]
-
-
-class GroupCommitter:
-    """One writer thread: batches every queued operation into one ``synchronous=FULL`` transaction."""
-
-    def __init__(self, path: Path, loop: asyncio.AbstractEventLoop):
-        self._conn = open_queue(path)
-        self._loop = loop
-        self._ops: list[tuple[Op, Callable[[Any, BaseException | None], None] | None]] = []
-        self._cv = threading.Condition()
-        self._closing = False
-        self._thread = threading.Thread(target=self._run, name="hookplan-store", daemon=True)
-        self._thread.start()
-
-    async def run(self, op: Op) -> Any:
-        """Run ``op`` in the next transaction; returns its result once committed."""
-        fut = self._loop.create_future()
-
-        def done(result: Any, exc: BaseException | None) -> None:
-            if not fut.done():
-                fut.set_exception(exc) if exc else fut.set_result(result)
-
-        self.submit(op, done)
-        return await fut
-
-    def submit(self, op: Op, done: Callable[[Any, BaseException | None], None] | None = None) -> None:
-        """Queue ``op``; ``done(result, error)`` is called on the event loop after the commit."""
-        with self._cv:
-            if self._closing:
-                raise RuntimeError("the store is closed")
-            self._ops.append((op, done))
-            self._cv.notify()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def close(self) -> None:
-        """Commit what is queued, then stop the thread."""
-        with self._cv:
-            self._closing = True
-            self._cv.notify()
-        self._thread.join()
-        self._conn.close()
-
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._ops and not self._closing:
-                    self._cv.wait()
-                batch, self._ops = self._ops, []
-                if not batch and self._closing:
-                    return
-            self._commit(batch)
-
-    def _commit(self, batch: list) -> None:
-        results: list[tuple[Any, BaseException | None]] = []
-        cur = self._conn.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")
-            results = [_isolated(cur, op) for op, _ in batch]
-            cur.execute("COMMIT")
-        except Exception as exc:
-            with contextlib.suppress(sqlite3.Error):
-                cur.execute("ROLLBACK")
-            results = [(None, exc)] * len(batch)
-        finally:
-            cur.close()
-        callbacks = [(done, r, e) for (_, done), (r, e) in zip(batch, results, strict=True) if done]
-        if callbacks:
-            with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown): nobody waits any more
-                self._loop.call_soon_threadsafe(_call_all, callbacks)
-
-
-def _isolated(cur: sqlite3.Cursor, op: Op) -> tuple[Any, BaseException | None]:
-    """Run one operation in a savepoint: if it fails, only it is undone, not its batch-mates."""
-    cur.execute("SAVEPOINT op")
-    try:
-        result = op(cur)
-    except sqlite3.OperationalError:
-        raise  # the file itself is in trouble (busy, full, I/O): the whole batch fails
-    except Exception as exc:
-        cur.execute("ROLLBACK TO op")
-        cur.execute("RELEASE op")
-        return None, exc
-    cur.execute("RELEASE op")
-    return result, None
-
-
-def _call_all(callbacks: list) -> None:
-    for done, result, exc in callbacks:
-        done(result, exc)

@@ -18,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -29,79 +27,23 @@ from functools import partial
 import httpx
 
 from hookplan.forward import store
-from hookplan.forward.deliver import AttemptResult, Prepared, attempt, prepare, scrub
+from hookplan.forward.commit import GroupCommitter
+from hookplan.forward.deliver import AttemptResult, attempt, scrub
+from hookplan.forward.lane import Lane
 from hookplan.forward.logs import log
 from hookplan.forward.metrics import Metrics
-from hookplan.forward.ratelimit import RateLimiter
-from hookplan.forward.retry import RetryPolicy, backoff, next_attempt_at, retry_after, retryable
+from hookplan.forward.outcomes import decide, final
+from hookplan.forward.retry import RetryPolicy, backoff, retryable
 from hookplan.forward.routing import HookSet, HookView
-from hookplan.forward.store import Due, GroupCommitter, Outcome
-from hookplan.model import DEFAULT_RATE_LIMIT, Hook
+from hookplan.forward.store import Due, Outcome
+from hookplan.model import Hook
 
 BUFFER = 64  # due rows fetched per lane per poll
-MIN_CONCURRENCY = 4  # in flight per hook at least (httpx peaks at 4-8 connections to a near receiver)
-ATTEMPT_CPU = 0.002  # seconds: about what one attempt costs us; see Lane.limit
-LATENCY_WINDOW = 32  # attempts per latency sample
 MAX_WAIT = 1.0  # the loop polls the queue at least this often (redrives from the CLI, clock drift)
 HOLD_SWEEP = 5.0  # how often held deliveries are checked for their age limit
 
 StateWriter = Callable[[str, str, str], Awaitable[None]]  # (hook, connection state, reason)
 Guard = Callable[[dict], Awaitable[str | None]]  # hook spec -> refusal reason (SSRF) or None
-
-
-class Lane:
-    """One hook's delivery lane: its current view, auth, rate limit, buffer and in-flight count."""
-
-    def __init__(self, view: HookView, auth: httpx.Auth | None, client: httpx.AsyncClient, timeout: float):
-        self.view = view
-        self.auth = auth
-        self.timeout = timeout
-        self.prepared = self._prepare()
-        self.client = client  # its own pool: httpx scans every pooled connection on each request
-        self.limiter = RateLimiter(view.hook.spec.get("rate_limit_per_second") or DEFAULT_RATE_LIMIT)
-        self.buffer: deque[Due] = deque()
-        self.taken: set[int] = set()  # event seqs buffered, in flight, or awaiting their commit
-        self.active = 0
-        self.probe_at = 0.0
-        self.probe_failures = 0
-        self.base_latency = 0.0  # the fastest attempt of the last window: the receiver's own latency
-        self._window_min = float("inf")
-        self._window_count = 0
-        self.failing = False  # logged once when attempts start failing, once when they succeed again
-
-    def _prepare(self) -> Prepared | None:
-        try:
-            return prepare(self.view.hook.spec, self.timeout)
-        except (httpx.InvalidURL, KeyError, TypeError, ValueError):
-            return None  # attempts are dead-lettered with a reason, see Dispatcher._try
-
-    def update(self, view: HookView, auth: httpx.Auth | None) -> None:
-        """A changed spec: new auth (fresh token cache), request template and rate."""
-        self.view, self.auth = view, auth
-        self.prepared = self._prepare()
-        self.limiter.set_rate(view.hook.spec.get("rate_limit_per_second") or DEFAULT_RATE_LIMIT)
-
-    def limit(self, ceiling: int) -> int:
-        """Attempts to keep in flight: one per ``ATTEMPT_CPU`` of the receiver's latency, 4 to ``ceiling``.
-
-        The fastest attempt of a window measures the receiver, not our own queueing: a near receiver
-        (or a busy CPU here) keeps few connections, which is fastest with httpx; a far one gets many in
-        flight to keep its rate up. (Averages would feed back: queueing raises latency, which would
-        raise concurrency, which raises queueing.)
-        """
-        return min(ceiling, max(MIN_CONCURRENCY, math.ceil(self.base_latency / ATTEMPT_CPU)))
-
-    def observe(self, seconds: float) -> None:
-        self._window_min = min(self._window_min, seconds)
-        self._window_count += 1
-        if self._window_count >= LATENCY_WINDOW:
-            self.base_latency, self._window_min, self._window_count = self._window_min, float("inf"), 0
-
-    @property
-    def probing(self) -> bool:
-        """DEAUTHORIZED OAuth hooks are retried (paced) so that a working token endpoint recovers them."""
-        v = self.view
-        return v.active and v.state == "DEAUTHORIZED" and v.hook.spec["auth"]["type"] == "OAUTH_CLIENT_CREDENTIALS"
 
 
 class Dispatcher:
@@ -325,51 +267,10 @@ class Dispatcher:
             )
 
     def _decide(self, hook: str, due: Due, result: AttemptResult) -> Outcome:
-        attempts = due.attempts + 1
-        seconds = result.latency_ms / 1000.0
-        if result.ok:
-            self._metrics.delivery(hook, "delivered", seconds)
-            return Outcome(
-                due.event_seq, hook, "delivered", attempts, time.time(), result.status, "", result.latency_ms
-            )
-        if result.final or not retryable(result.status):
-            self._metrics.delivery(hook, "dead", seconds)
-            log(
-                logging.WARNING,
-                "dead-lettered",
-                hook=hook,
-                event_id=due.event_id,
-                status=result.status,
-                error=result.error,
-                attempts=attempts,
-            )
-            return Outcome(
-                due.event_seq, hook, "dead", attempts, time.time(), result.status, result.error, result.latency_ms
-            )
-        now = time.time()
-        when = next_attempt_at(self._policy, attempts, due.created_at, now, retry_after(result.retry_after, now))
-        if when is None:
-            self._metrics.delivery(hook, "dead", seconds)
-            error = f"retries exhausted after {attempts} attempts: {result.error}"
-            log(logging.WARNING, "dead-lettered", hook=hook, event_id=due.event_id, error=error)
-            return Outcome(due.event_seq, hook, "dead", attempts, now, result.status, error, result.latency_ms)
-        self._metrics.delivery(hook, "retrying", seconds)
-        log(
-            logging.DEBUG,
-            "attempt failed, will retry",
-            hook=hook,
-            event_id=due.event_id,
-            status=result.status,
-            error=result.error,
-            attempts=attempts,
-            retry_in=round(when - now, 3),
-        )
-        return Outcome(due.event_seq, hook, "retrying", attempts, when, result.status, result.error, result.latency_ms)
+        return decide(self._policy, self._metrics, hook, due, result)
 
     def _final(self, hook: str, due: Due, state: str, status: int | None, error: str, ms: float | None) -> Outcome:
-        self._metrics.delivery(hook, state)
-        log(logging.WARNING, "dead-lettered", hook=hook, event_id=due.event_id, error=error)
-        return Outcome(due.event_seq, hook, state, due.attempts + (ms is not None), time.time(), status, error, ms)
+        return final(self._metrics, hook, due, state, status, error, ms)
 
     def _token_result(self, lane: Lane, hook: Hook, ok: bool, reason: str) -> None:
         """The auth helper's report on a token request: refused -> DEAUTHORIZED (with the reason), a
