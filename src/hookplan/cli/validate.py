@@ -49,7 +49,7 @@ def validate(hooks_file: str, more_files: tuple[str, ...], output_format: str) -
     else:
         _print_text(results, errors, warnings)
     if errors:
-        sys.exit(1)
+        click.get_current_context().exit(1)
 
 
 @cli.command()
