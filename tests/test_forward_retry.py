@@ -140,3 +140,15 @@ def test_concurrency_follows_the_receivers_own_latency_not_queueing() -> None:
     for seconds in [0.001] + [0.040] * 31:  # a near receiver behind a busy CPU
         lane.observe(seconds)
     assert lane.limit(32) == 4
+
+
+def test_deliveries_held_by_a_hook_that_is_not_ready_are_dead_lettered_at_the_age_limit(tmp_path: Path) -> None:
+    db = tmp_path / "hookplan.db"
+    with receiver() as (rec, rurl):
+        put_hook(db, "pending-auth", spec(rurl + "/p"), state="AUTHORIZING")
+        with forwarder(db, max_event_age=0.4) as fwd:
+            fwd.post(make_event("held-1"))
+            wait_until(lambda: _events(fwd, "pending-auth")[0]["outcome"] == "dead-lettered", 5, "age limit")
+            [event] = _events(fwd, "pending-auth")
+    assert rec.received == [] and event["attempts"] == 0
+    assert event["last_error"] == "hook AUTHORIZING; the event reached its maximum age"

@@ -157,7 +157,7 @@ class Dispatcher:
                 wait = min(wait, self._pump(lane, now))
             elif lane.probing:
                 wait = min(wait, self._probe(lane, now))
-        if now - self._last_hold_sweep >= HOLD_SWEEP:
+        if now - self._last_hold_sweep >= min(HOLD_SWEEP, self._policy.max_event_age / 4):
             self._last_hold_sweep = now
             self._expire_held(now)
         return max(wait, 0.001)
