@@ -147,3 +147,19 @@ def test_hooks_applied_changed_and_deleted_while_running_take_effect_within_a_se
             assert rec.ids("/first-v2") == ["c-2", "c-3"]
             assert hook_state(db, "first")[0] == "AUTHORIZED"
             wait_until(lambda: fwd.runtime.metrics.deliveries[("first", "delivered")] == 3, 5, "metrics")
+
+
+def test_error_text_is_scrubbed_of_every_secret_even_url_encoded() -> None:
+    from hookplan.forward.deliver import scrub
+
+    hook_spec = spec(
+        "https://x.example/h",
+        auth={"type": "BASIC", "username": "u", "password": "pw secret/1"},
+        query=[param("token", "q&s=cr=t", secret=True)],
+        signing_secret="whsec_c2lnbg==",
+    )
+    text = "GET https://x.example/h?token=q%26s%3Dcr%3Dt: pw secret/1 pw+secret%2F1 whsec_c2lnbg=="
+    cleaned = scrub(text, hook_spec)
+    for leaked in ("pw secret/1", "pw+secret%2F1", "q%26s%3Dcr%3Dt", "whsec_c2lnbg=="):
+        assert leaked not in cleaned
+    assert cleaned.count("(sensitive value)") == 4

@@ -17,6 +17,7 @@ import hmac
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -101,7 +102,8 @@ def scrub(text: str, spec: Spec) -> str:
     for path in secret_paths(spec):
         value = get_path(spec, path)
         if isinstance(value, str) and value:
-            text = text.replace(value, SENSITIVE)
+            for form in sorted({value, quote(value, safe=""), quote_plus(value), quote(value)}, key=len, reverse=True):
+                text = text.replace(form, SENSITIVE)  # also as it appears inside a URL
     return text
 
 
