@@ -40,7 +40,7 @@ class Settings:
     tokens: Tokens = field(default_factory=lambda: Tokens(None, None))
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     allow_private: bool = False
-    concurrency: int = 32  # attempts in flight per hook at most (see worker.Lane.limit)
+    concurrency: int = 32  # attempts in flight per hook at most (see lane.Lane.limit)
     shutdown_grace: float = 10.0  # seconds in-flight attempts get to finish on SIGTERM
 
 
@@ -119,9 +119,9 @@ class Runtime:
             try:
                 signature = hooks_signature(self.conn)
                 if signature != self._signature:
-                    self._signature = signature
                     hooks = await asyncio.to_thread(load_hooks, self.registry)
                     self._adopt(hooks)
+                    self._signature = signature  # only once adopted: a failed load is tried again
                     log(logging.INFO, "hooks reloaded", hooks=len(hooks.views))
             except Exception as exc:  # a locked or busy file: try again at the next tick
                 log(logging.WARNING, "could not reload hooks", error=f"{type(exc).__name__}: {exc}")
