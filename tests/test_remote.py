@@ -24,7 +24,7 @@ from servers import serve_app
 ADMIN = "admin-Token-5531"
 INGEST = "ingest-Token-6642"
 PASSWORD = "remote-Password-7753"
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "events"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "events"  # the seed's sample events
 
 
 def free_port() -> int:
