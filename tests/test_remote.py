@@ -430,3 +430,17 @@ def test_generated_requests_never_5xx(forwarder, seed):
     assert client.get("/v1/registry").status_code == 200
     assert httpx.get(f"{forwarder.url}/healthz").status_code == 200
     client.close()
+
+
+def test_saved_plan_against_a_remote_is_refused_when_it_changed(tmp_path, forwarder, receiver):
+    remote = ["--remote", forwarder.url]
+    f = write(tmp_path / "hooks.yaml", [basic("a", f"{receiver.url}/a")])
+    plan_file = tmp_path / "a.plan"
+    assert cli("plan", "-f", str(f), *remote, "--out", str(plan_file)).returncode == 0
+    assert cli("apply", "-f", str(f), *remote, "--auto-approve").returncode == 0  # someone else applies first
+    stale = cli("apply", str(plan_file), *remote)
+    assert stale.returncode == 1 and "stale" in stale.stderr
+    write(f, [basic("a", f"{receiver.url}/a", tenant="initech")])
+    assert cli("plan", "-f", str(f), *remote, "--out", str(plan_file)).returncode == 0
+    fresh = cli("apply", str(plan_file), *remote)
+    assert fresh.returncode == 0 and "1 changed" in fresh.stdout
