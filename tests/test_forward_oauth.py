@@ -67,3 +67,21 @@ def test_a_refusing_token_endpoint_deauthorizes_the_hook_then_it_recovers(tmp_pa
             metrics = fwd.admin("GET", "/metrics").text
     assert 'hookplan_hook_info{hook="siem",connection_state="AUTHORIZED"' in metrics
     assert CLIENT_SECRET not in metrics
+
+
+def test_an_unreachable_token_endpoint_is_named_and_retried(tmp_path: Path) -> None:
+    import socket
+
+    db = tmp_path / "hookplan.db"
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    with receiver() as (rec, rurl):
+        put_hook(db, "siem", spec(rurl + "/siem", auth=oauth_auth(f"http://127.0.0.1:{dead}/oauth2/token")))
+        with forwarder(db, base_delay=5.0) as fwd:
+            fwd.post(make_event("u-1"))
+            path = "/v1/hooks/siem/events?hours=1"
+            [event] = wait_until(lambda: (e := fwd.admin("GET", path).json()["events"]) and e[0]["attempts"] and e)
+    assert event["outcome"] == "retrying" and event["last_status"] is None
+    assert event["last_error"].startswith("OAuth token endpoint: ConnectError"), event["last_error"]
+    assert rec.received == []

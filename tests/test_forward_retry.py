@@ -132,7 +132,9 @@ def test_concurrency_follows_the_receivers_own_latency_not_queueing() -> None:
     from hookplan.forward.routing import HookView
     from hookplan.model import Hook
 
-    lane = Lane(HookView(Hook("h", spec("http://127.0.0.1:9/x")), "AUTHORIZED", ""), None, httpx.AsyncClient(), 5.0)
+    lane = Lane(
+        HookView(Hook("h", spec("http://127.0.0.1:9/x")), "AUTHORIZED", ""), None, httpx.AsyncHTTPTransport(), 5.0
+    )
     assert lane.limit(32) == 4 and lane.limit(1) == 1  # nothing measured yet; the ceiling always holds
     for seconds in [0.050] + [0.300] * 31:  # a far receiver, plus queueing on some attempts
         lane.observe(seconds)

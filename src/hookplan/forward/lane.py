@@ -1,7 +1,7 @@
 """One hook's delivery lane: what the dispatcher keeps per hook between attempts.
 
 Its view of the hook (spec and connection state), auth (with the OAuth token cache), request template,
-own httpx client, rate limiter, a small buffer of due rows, the rows it has taken, and the adaptive
+own httpx transport (connection pool), rate limiter, a small buffer of due rows, the rows it has taken, and the adaptive
 number of attempts it may have in flight.
 """
 
@@ -26,7 +26,7 @@ LATENCY_WINDOW = 32  # attempts per latency sample
 class Lane:
     """One hook's delivery lane: its current view, auth, rate limit, buffer and in-flight count."""
 
-    def __init__(self, view: HookView, auth: httpx.Auth | None, client: httpx.AsyncClient, timeout: float):
+    def __init__(self, view: HookView, auth: httpx.Auth | None, client: httpx.AsyncBaseTransport, timeout: float):
         self.view = view
         self.auth = auth
         self.timeout = timeout

@@ -66,7 +66,7 @@ class Runtime:
             self.committer,
             s.policy,
             self.metrics,
-            new_client=partial(client_for, s.concurrency, s.policy.timeout),
+            new_client=partial(client_for, s.concurrency),
             build_auth=_auth_builder(),
             write_state=self._write_state,
             guard=_guard(s.allow_private),

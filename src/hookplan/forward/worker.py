@@ -54,7 +54,7 @@ class Dispatcher:
         policy: RetryPolicy,
         metrics: Metrics,
         *,
-        new_client: Callable[[], httpx.AsyncClient],
+        new_client: Callable[[], httpx.AsyncBaseTransport],
         build_auth: Callable[..., httpx.Auth | None],
         write_state: StateWriter,
         guard: Guard,
@@ -62,7 +62,7 @@ class Dispatcher:
     ):
         self._conn, self._committer, self._policy, self._metrics = conn, committer, policy, metrics
         self._new_client, self._build_auth, self._write_state, self._guard = new_client, build_auth, write_state, guard
-        self._retired: list[httpx.AsyncClient] = []  # clients of deleted hooks with attempts in flight
+        self._retired: list[httpx.AsyncBaseTransport] = []  # clients of deleted hooks with attempts in flight
         self._concurrency = concurrency
         self.lanes: dict[str, Lane] = {}
         self._wake = asyncio.Event()
