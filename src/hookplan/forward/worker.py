@@ -41,6 +41,7 @@ from hookplan.model import Hook
 BUFFER = 64  # due rows fetched per lane per poll
 MAX_WAIT = 1.0  # the loop polls the queue at least this often (redrives from the CLI, clock drift)
 HOLD_SWEEP = 5.0  # how often held deliveries are checked for their age limit
+OUTCOME_BATCH = 0.01  # seconds outcomes gather before one commit (the receiver has them already)
 
 StateWriter = Callable[[str, str, str], Awaitable[None]]  # (hook, connection state, reason)
 Guard = Callable[[dict], Awaitable[str | None]]  # hook spec -> refusal reason (SSRF) or None
@@ -308,7 +309,7 @@ class Dispatcher:
         self._outcomes.append((lane, outcome))
         if not self._flushing:
             self._flushing = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_later(OUTCOME_BATCH, self._flush)
 
     def _flush(self) -> None:
         batch, self._outcomes, self._flushing = self._outcomes, [], False
