@@ -362,6 +362,17 @@ def test_openapi_is_served_and_matches_responses(forwarder, receiver, tmp_path):
     check(admin(forwarder, "POST", "/v1/hooks", json={"name": "bad name"}), "/v1/hooks", "post")
     check(admin(forwarder, "GET", "/v1/hooks", token=INGEST), "/v1/hooks", "get")
     check(admin(forwarder, "POST", "/v1/fingerprints", json={"values": ["x"]}), "/v1/fingerprints", "post")
+    event = (FIXTURES / "registration-success.json").read_bytes()
+    ingest = {"Authorization": f"Bearer {INGEST}"}
+    check(httpx.post(f"{forwarder.url}/v1/events", content=event, headers=ingest), "/v1/events", "post")
+    check(
+        httpx.post(f"{forwarder.url}/v1/events", content=b"[" + event + b", {}]", headers=ingest), "/v1/events", "post"
+    )
+    check(httpx.post(f"{forwarder.url}/v1/events", content=b"{", headers=ingest), "/v1/events", "post")
+    check(admin(forwarder, "GET", "/v1/hooks/h/events?hours=1"), "/v1/hooks/{name}/events", "get")
+    check(admin(forwarder, "GET", "/v1/hooks/h/events?hours=25"), "/v1/hooks/{name}/events", "get")
+    check(admin(forwarder, "GET", "/v1/dead-letters"), "/v1/dead-letters", "get")
+    check(admin(forwarder, "POST", "/v1/dead-letters/redrive", json={}), "/v1/dead-letters/redrive", "post")
 
 
 def _rebase(schema: dict) -> dict:
