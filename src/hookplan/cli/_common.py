@@ -98,7 +98,7 @@ def open_registry(
         hooks_file,
         remote=remote,
         token=os.environ.get("HOOKPLAN_TOKEN"),
-        wait_timeout=parse_duration(wait_timeout),
+        wait_timeout=parse_duration(wait_timeout, "--wait-timeout"),
     )
 
 
@@ -119,10 +119,11 @@ def workspace_of(hooks_file: str) -> str:
     return workspace if isinstance(workspace, str) and workspace else DEFAULT_WORKSPACE
 
 
-def parse_duration(text: str) -> float:
-    """``30s``, ``5m``, ``1h``, ``250ms`` or a plain number of seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
-    if not m:
-        raise HookplanError(f"'{text}' is not a duration: use e.g. 30s, 5m or 1h")
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+def parse_duration(text: str, option: str = "duration", *, positive: bool = False) -> float:
+    """``30s``, ``5m``, ``1h``, ``1d``, ``250ms`` or a plain number of seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", text)
+    if not m or (positive and float(m.group(1)) <= 0):
+        kind = "a positive duration" if positive else "a duration"
+        raise HookplanError(f"{option} {text!r}: expected {kind} such as 30s, 15m or 24h")
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}[m.group(2)]
     return float(m.group(1)) * scale

@@ -81,7 +81,7 @@ def apply(
     config = load_config(hooks_file)
     registry = open_registry(state, hooks_file, remote, wait_timeout)
     try:
-        with registry.lock(_who("apply"), parse_duration(lock_timeout)):
+        with registry.lock(_who("apply"), parse_duration(lock_timeout, "--lock-timeout")):
             plan = make_plan(
                 config.hooks,
                 registry,
@@ -128,7 +128,7 @@ def destroy(
 
     registry = open_registry(state, hooks_file if os.path.exists(hooks_file) else None, remote, wait_timeout)
     try:
-        with registry.lock(_who("destroy"), parse_duration(lock_timeout)):
+        with registry.lock(_who("destroy"), parse_duration(lock_timeout, "--lock-timeout")):
             plan = make_plan(
                 [], registry, workspace=workspace or workspace_of(hooks_file), targets=targets, destroy=True
             )

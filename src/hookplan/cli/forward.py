@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -20,21 +19,12 @@ from typing import TYPE_CHECKING
 import click
 
 from hookplan.cli import cli
+from hookplan.cli._common import parse_duration, remote_option, state_option
 from hookplan.errors import HookplanError
 from hookplan.ui import table
 
 if TYPE_CHECKING:
-    from hookplan.forward.adminclient import AdminClient
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: str, option: str) -> float:
-    """``24h``, ``90m``, ``30s``, ``250ms``, ``1d`` or plain seconds -> seconds (> 0)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", value)
-    if not match or float(match[1]) <= 0:
-        raise HookplanError(f"{option} {value!r}: expected a positive duration such as 30s, 15m or 24h")
-    return float(match[1]) * _UNITS[match[2] or "s"]
+    from hookplan.registry.remote import RemoteRegistry
 
 
 def _state_path(state: str | None) -> Path:
@@ -68,25 +58,11 @@ def _queue(state: str | None, synchronous: str = "NORMAL") -> Iterator[sqlite3.C
         conn.close()
 
 
-_state_option = click.option(
-    "--state",
-    envvar="HOOKPLAN_STATE",
-    metavar="PATH",
-    help="Registry file (env HOOKPLAN_STATE; default: hookplan.db in the current directory).",
-)
-_remote_option = click.option(
-    "--remote",
-    envvar="HOOKPLAN_REMOTE",
-    metavar="URL",
-    help="Ask a running forwarder instead of the file (env HOOKPLAN_REMOTE; admin token in HOOKPLAN_TOKEN).",
-)
-
-
 @contextlib.contextmanager
-def _admin(remote: str) -> Iterator[AdminClient]:
-    from hookplan.forward.adminclient import AdminClient
+def _admin(remote: str) -> Iterator[RemoteRegistry]:
+    from hookplan.registry.remote import RemoteRegistry
 
-    client = AdminClient(remote, _env_token("HOOKPLAN_TOKEN"))
+    client = RemoteRegistry(remote, _env_token("HOOKPLAN_TOKEN"))
     try:
         yield client
     finally:
@@ -99,7 +75,7 @@ def _env_token(name: str) -> str | None:
 
 @cli.command("forward")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT to serve on (port 0: any).")
-@_state_option
+@state_option
 @click.option("--allow-private-endpoints", is_flag=True, help="Deliver to loopback/private addresses too.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--max-event-age", default="24h", show_default=True, help="Stop retrying an event this old.")
@@ -147,10 +123,10 @@ def forward_cmd(
     from hookplan.registry import SQLiteRegistry
 
     policy = RetryPolicy(
-        timeout=parse_duration(attempt_timeout, "--timeout"),
-        max_event_age=parse_duration(max_event_age, "--max-event-age"),
-        base_delay=parse_duration(retry_base_delay, "--retry-base-delay"),
-        max_delay=parse_duration(retry_max_delay, "--retry-max-delay"),
+        timeout=parse_duration(attempt_timeout, "--timeout", positive=True),
+        max_event_age=parse_duration(max_event_age, "--max-event-age", positive=True),
+        base_delay=parse_duration(retry_base_delay, "--retry-base-delay", positive=True),
+        max_delay=parse_duration(retry_max_delay, "--retry-max-delay", positive=True),
     )
     path = _state_path(state)
     SQLiteRegistry(path).close()  # a bad --state is one clear error before anything starts
@@ -160,7 +136,7 @@ def forward_cmd(
         policy=policy,
         allow_private=allow_private_endpoints,
         concurrency=concurrency,
-        shutdown_grace=parse_duration(shutdown_grace, "--shutdown-grace"),
+        shutdown_grace=parse_duration(shutdown_grace, "--shutdown-grace", positive=True),
     )
     logs.setup(log_format)
     serve(settings, listen)
@@ -177,8 +153,8 @@ def _iso(ts: float | None) -> str:
 @click.option(
     "--limit", type=click.IntRange(1, 10000), default=1000, show_default=True, help="Newest events shown at most."
 )
-@_state_option
-@_remote_option
+@state_option
+@remote_option
 def read_cmd(name: str, hours: str, as_json: bool, limit: int, state: str | None, remote: str | None) -> None:
     """What hook NAME processed in the last N hours: event, outcome, attempts, last status, latency."""
     from hookplan.forward.admin import parse_hours
@@ -189,7 +165,7 @@ def read_cmd(name: str, hours: str, as_json: bool, limit: int, state: str | None
         raise HookplanError(f"--hours: {exc}") from None
     if remote:
         with _admin(remote) as client:
-            rows = client.read(name, window, limit)
+            rows = client.read_events(name, window, limit)
     else:
         rows = _read_file(state, name, window, limit)
     if as_json:
@@ -238,8 +214,8 @@ def dlq() -> None:
 @click.option("--hook", help="Only this hook's dead letters.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=1000, show_default=True)
-@_state_option
-@_remote_option
+@state_option
+@remote_option
 def dlq_list(hook: str | None, as_json: bool, limit: int, state: str | None, remote: str | None) -> None:
     """List dead-lettered deliveries with their last error."""
     from hookplan.forward import store
@@ -275,8 +251,8 @@ def dlq_list(hook: str | None, as_json: bool, limit: int, state: str | None, rem
 @dlq.command("redrive")
 @click.option("--hook", help="Only this hook's dead letters.")
 @click.option("--event", "event_id", help="Only this event id.")
-@_state_option
-@_remote_option
+@state_option
+@remote_option
 def dlq_redrive(hook: str | None, event_id: str | None, state: str | None, remote: str | None) -> None:
     """Queue dead letters for delivery again (a running forwarder picks them up within a second)."""
     from hookplan.forward import store

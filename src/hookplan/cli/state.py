@@ -89,7 +89,7 @@ def import_(name: str, hooks_file: str, state: str | None, remote: str | None, l
     workspace = workspace_of(hooks_file)
     registry = _registry_for(state, hooks_file, remote)
     try:
-        with registry.lock("hookplan import", parse_duration(lock_timeout)):
+        with registry.lock("hookplan import", parse_duration(lock_timeout, "--lock-timeout")):
             record = registry.get_hook(name)
             if record is None:
                 raise HookplanError(f"no hook named '{name}' in the registry; 'hookplan show' lists them")

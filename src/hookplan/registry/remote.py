@@ -194,6 +194,21 @@ class RemoteRegistry:
             with suppress(HookplanError):  # else the lease expires on its own
                 self._request("DELETE", f"/v1/lock/{lease}", ok=(204,))
 
+    # -- the forwarder's admin endpoints: read and the dead-letter store ---------------------------
+
+    def read_events(self, name: str, hours: int, limit: int) -> list[dict[str, Any]]:
+        params = {"hours": hours, "limit": limit}
+        return self._request("GET", f"/v1/hooks/{name}/events", params=params).json()["events"]
+
+    def dead_letters(self, hook: str | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit} | ({"hook": hook} if hook else {})
+        return self._request("GET", "/v1/dead-letters", params=params).json()["dead_letters"]
+
+    def redrive(self, hook: str | None, event_id: str | None) -> int:
+        """Not retried: a second redrive would report a different count."""
+        body = {"hook": hook, "event_id": event_id}
+        return self._request("POST", "/v1/dead-letters/redrive", json=body).json()["redriven"]
+
     def force_unlock(self) -> str | None:
         return self._request("DELETE", "/v1/lock").json().get("removed")
 
