@@ -84,6 +84,16 @@ def get_path(spec: Any, path: Path) -> Any:
     return spec
 
 
+def find_path(data: Any, path: Path, default: Any = None) -> Any:
+    """Like :func:`get_path`, but ``default`` where the path does not exist (user data may be any shape)."""
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return default
+    return data
+
+
 def set_path(spec: Any, path: Path, value: Any) -> None:
     for part in path[:-1]:
         spec = spec[part]

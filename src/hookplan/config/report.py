@@ -9,7 +9,7 @@ from typing import Any
 
 from hookplan.config.yaml_source import Path, Source
 from hookplan.errors import Diagnostic
-from hookplan.model import AUTH_SECRET_FIELDS, path_str
+from hookplan.model import AUTH_SECRET_FIELDS, find_path, path_str
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _SECRET_LEAVES = frozenset((*AUTH_SECRET_FIELDS, "signing_secret"))
@@ -62,7 +62,7 @@ class Report:
         if leaf in _SECRET_LEAVES:
             return True
         if leaf == "value" and len(path) >= 2:
-            param = _get(self.source.data, path[:-1])
+            param = find_path(self.source.data, path[:-1])
             return not isinstance(param, dict) or param.get("secret", False) is not False
         return False
 
@@ -84,12 +84,3 @@ def field_name(path: Path) -> str:
     if len(path) >= 2 and path[0] == "hooks" and isinstance(path[1], int):
         return path_str(path[2:]) or "the hook"
     return path_str(path) or "the file"
-
-
-def _get(data: Any, path: Path) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data

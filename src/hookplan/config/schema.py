@@ -17,6 +17,7 @@ from typing import Any
 from hookplan.config import fastcheck
 from hookplan.config.report import Report, field_name
 from hookplan.config.yaml_source import Path
+from hookplan.model import find_path
 
 NAME_PATTERN = "^[A-Za-z0-9._-]{1,64}$"
 
@@ -114,7 +115,7 @@ def _forbidden(error: Any, path: Path, data: Any, report: Report, v: _Validators
     """A field of another auth type (the schema's ``false``; jsonschema points at the auth block)."""
     if path and path[-1] in v.auth_fields:  # in case a jsonschema release points at the field itself
         path = path[:-1]
-    auth = _get(data, path)
+    auth = find_path(data, path)
     if not isinstance(auth, dict) or not isinstance(auth.get("type"), str) or auth["type"] not in v.auth_rules:
         return [_fallback(error, path, report)]
     kind = auth["type"]
@@ -269,12 +270,3 @@ def _kind(value: Any) -> str:
 def _words(items: list[str], last: str = "and") -> str:
     items = list(items)
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
-
-
-def _get(data: Any, path: Path) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data

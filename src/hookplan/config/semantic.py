@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from hookplan.config.report import Report, field_name
 from hookplan.config.yaml_source import Path
-from hookplan.model import AUTH_SECRET_FIELDS
+from hookplan.model import AUTH_SECRET_FIELDS, find_path
 
 _SPACE = re.compile(r"\s")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -81,7 +81,7 @@ def _one_line(report: Report, path: Path, value: Any) -> None:
 
 def _headers_one_line(report: Report, at: Path, hook: dict[str, Any]) -> None:
     for group in _PARAM_GROUPS:
-        params = _get(hook, (*group, "header"))
+        params = find_path(hook, (*group, "header"))
         for j, param in enumerate(params if isinstance(params, list) else []):
             if isinstance(param, dict):
                 for part in ("key", "value"):
@@ -179,7 +179,7 @@ def _secret_paths(at: Path, hook: dict[str, Any]) -> list[Path]:
         found.append((*at, "signing_secret"))
     for group in _PARAM_GROUPS:
         for kind in ("header", "query_string"):
-            params = _get(hook, (*group, kind))
+            params = find_path(hook, (*group, kind))
             for j, param in enumerate(params if isinstance(params, list) else []):
                 if isinstance(param, dict) and param.get("secret") is True and _filled(param.get("value")):
                     found.append((*at, *group, kind, j, "value"))
@@ -188,9 +188,3 @@ def _secret_paths(at: Path, hook: dict[str, Any]) -> list[Path]:
 
 def _filled(value: Any) -> bool:
     return isinstance(value, str) and value != ""
-
-
-def _get(data: Any, path: Path) -> Any:
-    for part in path:
-        data = data.get(part) if isinstance(data, dict) else None
-    return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hookplan.model import Path, Spec, get_path, path_str, redact
+from hookplan.model import Path, Spec, find_path, path_str, redact
 from hookplan.plan.model import CREATE, DELETE, REPLACE, UPDATE, Plan, ResourceChange
 from hookplan.ui import style
 
@@ -120,7 +120,7 @@ def _display_path(path: Path) -> Path:
 
 
 def _changed_row(before: Spec | None, after: Spec | None, path: Path) -> tuple[str, Path, Any, Any]:
-    old, new = _lookup(before, path), _lookup(after, path)
+    old, new = find_path(before, path, _MISSING), find_path(after, path, _MISSING)
     if old is _MISSING:
         return "+", path, None, new
     if new is _MISSING:
@@ -129,13 +129,6 @@ def _changed_row(before: Spec | None, after: Spec | None, path: Path) -> tuple[s
 
 
 _MISSING = object()
-
-
-def _lookup(spec: Spec | None, path: Path) -> Any:
-    try:
-        return get_path(spec, path)
-    except (KeyError, IndexError, TypeError):
-        return _MISSING
 
 
 def _format_row(sym: str, old: Any, new: Any) -> str:
