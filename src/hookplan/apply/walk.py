@@ -11,16 +11,11 @@ The walk is two halves: :func:`begin` records the first state (the control API a
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from hookplan.model import Hook, Spec
 from hookplan.plan.model import DELETE, REPLACE, UPDATE
 from hookplan.registry.base import Registry
-
-if TYPE_CHECKING:
-    import ssl
 
 Authorizer = Callable[[Spec], None]  # raises with a one-line reason when the endpoint refuses
 
@@ -29,24 +24,7 @@ def default_authorizer(spec: Spec) -> None:
     """A real token request for OAuth hooks; other auth types have nothing to authorize up front."""
     from hookplan.auth import authorize
 
-    if (spec.get("auth") or {}).get("type") != "OAUTH_CLIENT_CREDENTIALS":
-        authorize(spec)
-        return
-    import httpx
-
-    # A fresh client per hook, exactly as authorize() would make one, but on a TLS context built once:
-    # httpx builds its default context (loading the CA bundle) in every new Client, ~20 ms of CPU,
-    # which was 80% of an OAuth hook's authorization and serialised parallel applies on the GIL.
-    with httpx.Client(verify=_tls_context()) as client:
-        authorize(spec, client=client)
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """httpx's default TLS context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), built once per process."""
-    import httpx
-
-    return httpx.create_ssl_context()
+    authorize(spec)
 
 
 def begin(registry: Registry, action: str, name: str, hook: Hook | None, workspace: str) -> None:

@@ -7,6 +7,8 @@ SSRF checks live in :mod:`hookplan.auth.ssrf`.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from typing import Any
 
 import httpx
@@ -44,8 +46,15 @@ def authorize(spec: dict[str, Any], *, timeout: float = 5.0, client: httpx.Clien
     if client is not None:
         auth.fetch_token(client, timeout)
         return
-    with httpx.Client() as own:
+    with httpx.Client(verify=_tls_context()) as own:
         auth.fetch_token(own, timeout)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), built once per process:
+    building it loads the CA bundle, ~20 ms of CPU that would otherwise be paid per authorized hook."""
+    return httpx.create_ssl_context()
 
 
 __all__ = [
