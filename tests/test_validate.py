@@ -1164,3 +1164,18 @@ def test_any_edit_of_the_example_loads_or_fails_cleanly(edits: list[tuple[float,
         assert all("\n" not in str(d) for d in exc.diagnostics)
     else:
         assert all(h.spec["auth"]["type"] in AUTH_TYPES for h in config.hooks)
+
+
+def test_hookplans_own_tokens_cannot_be_referenced(tmp_path, monkeypatch):
+    """A pull request must not be able to copy the CI's admin token into a printed field."""
+    monkeypatch.setenv("HOOKPLAN_TOKEN", "admin-Token-Never-Printed")
+    f = tmp_path / "hooks.yaml"
+    f.write_text(
+        "version: 1\nhooks:\n  - name: a\n    event_type: ALL\n    endpoint: https://a.example.com/x\n"
+        "    http_method: POST\n    auth: {type: NONE}\n"
+        "    invocation_http_parameters:\n      header: [{key: X-Leak, value: '${env:HOOKPLAN_TOKEN}'}]\n"
+    )
+    result = CliRunner().invoke(cli, ["plan", "-f", str(f), "--state", str(tmp_path / "r.db")])
+    assert result.exit_code == 1
+    assert "hookplan's own credential" in result.output
+    assert "admin-Token-Never-Printed" not in result.output

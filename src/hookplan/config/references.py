@@ -22,6 +22,9 @@ _SHELL_STYLE = re.compile(r"(?<!\$)\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _MAX_FILE_BYTES = 1 << 20  # a secret file; guards against ${file:/dev/zero}
 
 
+HOOKPLAN_CREDENTIALS = frozenset({"HOOKPLAN_TOKEN", "HOOKPLAN_INGEST_TOKEN"})
+
+
 def resolve(data: Any, base_dir: FilePath, report: Report) -> Any:
     """A copy of ``data`` with references replaced (unchanged parts are shared, not copied)."""
     return _Resolver(base_dir, report).walk(data, ())
@@ -92,6 +95,11 @@ class _Resolver:
     def env(self, name: str, written: str, field: str, path: Path) -> str:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             self.report.error(path, f"{field}: '{written}' is not a valid environment variable name")
+            return written
+        if name in HOOKPLAN_CREDENTIALS:
+            # hookplan's own tokens are never hook settings; refusing them keeps a pull request from
+            # copying the CI's admin token into a field that the plan comment prints.
+            self.report.error(path, f"{field}: '{written}' refers to hookplan's own credential; use another variable")
             return written
         value = os.environ.get(name)
         if value is None:
