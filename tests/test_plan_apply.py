@@ -74,7 +74,7 @@ def test_plan_apply_plan_is_no_changes(tmp_path, env):
     code, out = run("apply", "-f", str(f), "--auto-approve")
     assert "Apply complete! Resources: 2 added, 0 changed, 0 destroyed." in out
     assert "[2 of 2]" in out
-    code, out = run("plan", "-f", str(f), "--detailed-exitcode", expect=0)
+    _code, out = run("plan", "-f", str(f), "--detailed-exitcode", expect=0)
     assert "No changes. Your hooks match the configuration." in out
     states = show_json(f)
     assert {h["connection_state"] for h in states.values()} == {"AUTHORIZED"}
@@ -85,14 +85,17 @@ def test_every_action_kind(tmp_path, env):
     f = tmp_path / "hooks.yaml"
     write_hooks(f, [hook("upd"), hook("old-name"), hook("gone"), hook("toggle"), basic_hook("swap")])
     run("apply", "-f", str(f), "--auto-approve")
-    write_hooks(f, [
-        hook("upd", endpoint="https://new.example.com/hook", http_method="PUT"),
-        hook("new-name", endpoint="https://old-name.example.com/hook"),
-        hook("toggle", enabled=False),
-        hook("swap", auth={"type": "API_KEY", "key_name": "k", "key_value": "${env:HP_TEST_KEY}"}),
-        hook("fresh", event_type="ALL"),
-    ])
-    code, out = run("plan", "-f", str(f), "--detailed-exitcode", expect=2)
+    write_hooks(
+        f,
+        [
+            hook("upd", endpoint="https://new.example.com/hook", http_method="PUT"),
+            hook("new-name", endpoint="https://old-name.example.com/hook"),
+            hook("toggle", enabled=False),
+            hook("swap", auth={"type": "API_KEY", "key_name": "k", "key_value": "${env:HP_TEST_KEY}"}),
+            hook("fresh", event_type="ALL"),
+        ],
+    )
+    _code, out = run("plan", "-f", str(f), "--detailed-exitcode", expect=2)
     assert '  ~ hook "upd" {' in out
     assert '~ endpoint    = "https://upd.example.com/hook" -> "https://new.example.com/hook"' in out
     assert '~ http_method = "POST" -> "PUT"' in out
@@ -114,12 +117,18 @@ def test_every_action_kind(tmp_path, env):
 
 
 def test_rotated_secret_is_sensitive_everywhere(tmp_path, env):
-    hooks = [basic_hook("b", invocation_http_parameters={
-        "header": [{"key": "X-Route", "value": "${env:HP_TEST_HEADER}", "secret": True}]})]
+    hooks = [
+        basic_hook(
+            "b",
+            invocation_http_parameters={
+                "header": [{"key": "X-Route", "value": "${env:HP_TEST_HEADER}", "secret": True}]
+            },
+        )
+    ]
     f = write_hooks(tmp_path / "hooks.yaml", hooks)
     outputs = [run("apply", "-f", str(f), "--auto-approve")[1]]
     env.setenv("HP_TEST_PASSWORD", SECRET_ROTATED)
-    code, text = run("plan", "-f", str(f), "--detailed-exitcode", "--out", str(tmp_path / "p.plan"), expect=2)
+    _code, text = run("plan", "-f", str(f), "--detailed-exitcode", "--out", str(tmp_path / "p.plan"), expect=2)
     assert "~ auth.password = (sensitive value)" in text
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in text
     outputs.append(text)
@@ -239,3 +248,19 @@ def test_not_a_registry_is_one_clear_line(tmp_path, env):
     (tmp_path / "junk.db").write_bytes(b"this is not sqlite at all" * 100)
     _, out = run("plan", "-f", str(f), "--state", str(tmp_path / "junk.db"), expect=1)
     assert "not a hookplan registry" in out
+
+
+def test_apply_json_for_machines(tmp_path, env):
+    f = write_hooks(tmp_path / "hooks.yaml", [hook("a"), basic_hook("b")])
+    _, out = run("apply", "-f", str(f), "--json", expect=1)
+    assert "--json cannot ask for approval" in out
+    _, out = run("apply", "-f", str(f), "--json", "--auto-approve")
+    doc = json.loads(out)
+    assert doc["summary"] == {"add": 2, "change": 0, "destroy": 0, "failed": 0}
+    assert [(h["name"], h["action"], h["state"]) for h in doc["hooks"]] == [
+        ("a", "create", "AUTHORIZED"),
+        ("b", "create", "AUTHORIZED"),
+    ]
+    _, out = run("destroy", "-f", str(f), "--json", "--auto-approve")
+    assert json.loads(out)["summary"]["destroy"] == 2
+    assert SECRET_PASSWORD not in out

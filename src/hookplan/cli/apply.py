@@ -42,6 +42,9 @@ DONE_WORDS = {
 }
 
 auto_approve_option = click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="One JSON document of the outcome instead of text (for machines)."
+)
 parallelism_option = click.option(
     "--parallelism",
     default=10,
@@ -58,6 +61,7 @@ parallelism_option = click.option(
 @remote_option
 @wait_timeout_option
 @auto_approve_option
+@json_option
 @parallelism_option
 @lock_timeout_option
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Apply only this hook (repeatable).")
@@ -68,6 +72,7 @@ def apply(
     remote: str | None,
     wait_timeout: str,
     auto_approve: bool,
+    as_json: bool,
     parallelism: int,
     lock_timeout: str,
     targets: tuple[str, ...],
@@ -95,7 +100,13 @@ def apply(
                 check_still_valid(saved, plan)
             hooks = {h.name: h for h in config.hooks}
             code = _confirm_and_apply(
-                plan, hooks, registry, auto_approve or saved is not None, parallelism, show_plan=saved is None
+                plan,
+                hooks,
+                registry,
+                auto_approve or saved is not None,
+                parallelism,
+                show_plan=saved is None,
+                as_json=as_json,
             )
     finally:
         registry.close()
@@ -108,6 +119,7 @@ def apply(
 @remote_option
 @wait_timeout_option
 @auto_approve_option
+@json_option
 @parallelism_option
 @lock_timeout_option
 @click.option("--workspace", help="Workspace whose hooks to destroy (default: the hooks file's, else 'default').")
@@ -118,6 +130,7 @@ def destroy(
     remote: str | None,
     wait_timeout: str,
     auto_approve: bool,
+    as_json: bool,
     parallelism: int,
     lock_timeout: str,
     workspace: str | None,
@@ -132,7 +145,7 @@ def destroy(
             plan = make_plan(
                 [], registry, workspace=workspace or workspace_of(hooks_file), targets=targets, destroy=True
             )
-            code = _confirm_and_apply(plan, {}, registry, auto_approve, parallelism, show_plan=True)
+            code = _confirm_and_apply(plan, {}, registry, auto_approve, parallelism, show_plan=True, as_json=as_json)
     finally:
         registry.close()
     click.get_current_context().exit(code)
@@ -154,10 +167,13 @@ def _confirm_and_apply(
     parallelism: int,
     *,
     show_plan: bool,
+    as_json: bool = False,
 ) -> int:
     from hookplan.apply import apply_plan
     from hookplan.plan import render_text
 
+    if as_json:
+        return _apply_quietly_as_json(plan, hooks, registry, approved, parallelism)
     colour = use_colour()
     if show_plan or not plan.has_changes:
         click.echo(render_text(plan, colour=colour))
@@ -177,6 +193,47 @@ def _confirm_and_apply(
             report=lambda r, done, total: click.echo(_progress_line(r, done, total, colour)),
         )
     return _report(result, plan, colour)
+
+
+def _apply_quietly_as_json(
+    plan: Plan, hooks: dict[str, Hook], registry: Registry, approved: bool, parallelism: int
+) -> int:
+    import json
+
+    from hookplan.apply import apply_plan
+
+    if not approved and plan.has_changes:
+        raise HookplanError("--json cannot ask for approval: pass --auto-approve or apply a saved plan")
+    stop = threading.Event()
+    with _graceful_interrupts(stop):
+        result = apply_plan(plan, hooks, registry, parallelism=parallelism, stop=stop)
+    added, changed, destroyed = _counts(result)
+    doc = {
+        "format_version": "1.0",
+        "summary": {"add": added, "change": changed, "destroy": destroyed, "failed": len(result.failed)},
+        "interrupted": result.interrupted,
+        "not_started": sorted(result.not_started),
+        "hooks": [
+            {
+                "name": r.name,
+                "action": r.action,
+                "state": r.state,
+                "reason": r.reason or None,
+                "elapsed_seconds": round(r.elapsed, 3),
+            }
+            for r in sorted(result.results, key=lambda r: r.name)
+        ],
+    }
+    click.echo(json.dumps(doc, indent=2))
+    return 1 if result.interrupted or result.failed else 0
+
+
+def _counts(result: ApplyResult) -> tuple[int, int, int]:
+    """(added, changed, destroyed) as Terraform counts them: a replace adds one and destroys one."""
+    added = sum(r.action in ("create", "replace") and r.ok for r in result.results)
+    changed = sum(r.action == "update" and r.ok for r in result.results)
+    destroyed = sum(r.action in ("delete", "replace") and r.ok for r in result.results)
+    return added, changed, destroyed
 
 
 def _ask_for_approval(verb: str) -> None:
@@ -236,9 +293,7 @@ def _progress_line(result: HookResult, done: int, total: int, colour: bool) -> s
 
 
 def _report(result: ApplyResult, plan: Plan, colour: bool) -> int:
-    added = sum(r.action in ("create", "replace") and r.ok for r in result.results)
-    changed = sum(r.action == "update" and r.ok for r in result.results)
-    destroyed = sum(r.action in ("delete", "replace") and r.ok for r in result.results)
+    added, changed, destroyed = _counts(result)
     counts = f"Resources: {added} added, {changed} changed, {destroyed} destroyed."
     if result.interrupted:
         click.echo(
