@@ -69,9 +69,9 @@ def show_json(hooks_file: Path) -> dict:
 
 def test_plan_apply_plan_is_no_changes(tmp_path, env):
     f = write_hooks(tmp_path / "hooks.yaml", [hook("a"), basic_hook("b", event_type="ALL")])
-    code, out = run("plan", "-f", str(f), "--detailed-exitcode", expect=2)
+    _, out = run("plan", "-f", str(f), "--detailed-exitcode", expect=2)
     assert 'hook "a" will be created' in out and "Plan: 2 to add, 0 to change, 0 to destroy." in out
-    code, out = run("apply", "-f", str(f), "--auto-approve")
+    _, out = run("apply", "-f", str(f), "--auto-approve")
     assert "Apply complete! Resources: 2 added, 0 changed, 0 destroyed." in out
     assert "[2 of 2]" in out
     _code, out = run("plan", "-f", str(f), "--detailed-exitcode", expect=0)
