@@ -37,7 +37,7 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
             omitted += 1
             continue
         budget -= len(block) + 1
-        blocks.append(block)
+        blocks.append(block + "\n")
     details = ["<details><summary>Show the plan</summary>", "", "```diff", *blocks]
     if omitted:
         tail.insert(
