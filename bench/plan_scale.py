@@ -23,18 +23,28 @@ GNU time (``/usr/bin/time -f %M``) around each child. Results: a table on stdout
     python bench/plan_scale.py                       # N = 1,000 and 10,000, hookplan and terraform
     python bench/plan_scale.py --sizes 500 --only hookplan
     python bench/plan_scale.py --profile             # also cProfile a no-op plan at the largest N
+    python bench/plan_scale.py --remote-only         # just --remote vs SQLite vs terraform apply, N = 1,000
+
+**Remote registry** (issue 4, "Speed"): at each N of ``--remote-sizes`` (default 1,000) the same apply /
+no-op plan / 1%-changed plan also run with ``--remote`` against a real ``hookplan forward`` subprocess on
+127.0.0.1 (free port, fresh state file per apply). One extra, untimed plan of each kind goes through a
+counting proxy on 127.0.0.1, which checks that the plan lists in one call (one ``GET /v1/hooks``, one
+``POST /v1/fingerprints``, no per-hook ``GET``).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import platform
 import random
 import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +55,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 from urllib.parse import parse_qs
+from urllib.request import Request, urlopen
 
 import yaml
 
@@ -73,6 +85,13 @@ OAUTH_SECRET = "bench-oauth-client-secret-5b1f"
 GOAL_NOOP_PLAN_VS_TF = 20.0  # no-op plan of 10,000 hooks at least 20x faster than terraform's
 GOAL_APPLY_VS_TF = 10.0  # apply of 1,000 creates at least 10x faster than terraform's
 GOAL_PLAN_GROWTH = 12.0  # plan at 10,000 <= 12x plan at 1,000
+# Goals from issue 4, "Speed".
+GOAL_REMOTE_PLAN_VS_LOCAL = 2.0  # a --remote plan of 1,000 within 2x the SQLite one
+GOAL_REMOTE_APPLY_VS_TF = 10.0  # a --remote apply of 1,000 creates at least 10x faster than terraform's
+
+# The forwarder's tokens in this benchmark (a throwaway process on 127.0.0.1).
+REMOTE_ADMIN_TOKEN = "bench-admin-token-7c0e"
+REMOTE_INGEST_TOKEN = "bench-ingest-token-41aa"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -425,6 +444,7 @@ class Measure:
     n: int
     runs: list[Run] = field(default_factory=list)
     note: str = ""
+    calls: dict[str, int] | None = None  # requests by route, where counted (remote plans)
 
     @property
     def median(self) -> float:
@@ -444,6 +464,7 @@ class Measure:
             "samples_s": [round(r.seconds, 4) for r in self.runs],
             "peak_rss_mb": round(self.rss, 1),
             "note": self.note,
+            **({"requests": self.calls} if self.calls is not None else {}),
         }
 
 
@@ -520,7 +541,267 @@ def bench_hookplan(
     return [validate, apply, noop, one]
 
 
-def bench_terraform(n: int, work: Path, env: dict[str, str], args: argparse.Namespace) -> list[Measure]:
+# --------------------------------------------------------------------------------------------------
+# The remote registry: a real `hookplan forward` on 127.0.0.1, and a counting proxy in front of it
+# --------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a running process so far (Linux /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def proc_peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class Forwarder:
+    """``hookplan forward`` as a subprocess on 127.0.0.1 with its own fresh state file."""
+
+    def __init__(self, d: Path, env: dict[str, str]):
+        d.mkdir(parents=True)
+        self.dir = d
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "HOOKPLAN_TOKEN": REMOTE_ADMIN_TOKEN, "HOOKPLAN_INGEST_TOKEN": REMOTE_INGEST_TOKEN}
+        self.proc: subprocess.Popen | None = None
+        self._log: Any = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> Forwarder:
+        cmd = [*hookplan_command(), "forward", "--listen", f"127.0.0.1:{self.port}"]
+        cmd += ["--state", str(self.dir / "server.db"), "--allow-private-endpoints", "--log-format", "json"]
+        self._log = (self.dir / "forwarder.log").open("wb")
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.dir, env=self.env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if self.proc.poll() is not None:
+                    raise SystemExit(f"hookplan forward exited {self.proc.returncode}:\n{self.log_tail()}")
+                try:
+                    with urlopen(f"{self.url}/healthz", timeout=1) as response:
+                        if response.status == 200:
+                            return self
+                except (URLError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"hookplan forward did not answer /healthz within 30 s:\n{self.log_tail()}")
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self) -> str:
+        if self._log:
+            self._log.flush()
+        text = (self.dir / "forwarder.log").read_text(errors="replace")
+        return "\n".join(text.strip().splitlines()[-15:])
+
+    def hooks(self) -> list[dict[str, Any]]:
+        """The registry as the control API lists it (read by the bench to check an apply's outcome)."""
+        request = Request(f"{self.url}/v1/hooks", headers={"Authorization": f"Bearer {REMOTE_ADMIN_TOKEN}"})
+        with urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["hooks"]
+
+
+HOOK_PATH = re.compile(r"^/v1/hooks/[^/]+$")
+
+
+class CountingProxy:
+    """A plain HTTP proxy on 127.0.0.1 in front of the forwarder that counts requests by method and route.
+
+    Used only for untimed runs: it checks how many calls a plan makes, not how long they take.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                path = self.path.split("?", 1)[0]
+                route = "/v1/hooks/{name}" if HOOK_PATH.match(path) else path
+                with proxy._lock:
+                    key = f"{self.command} {route}"
+                    proxy.counts[key] = proxy.counts.get(key, 0) + 1
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                skip = {"host", "connection", "content-length", "transfer-encoding", "keep-alive"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                    self.send_response(answer.status)
+                    for k, v in answer.getheaders():
+                        if k.lower() not in skip:
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    upstream.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            counts, self.counts = self.counts, {}
+        return counts
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def one_call_listing(counts: dict[str, int]) -> bool:
+    """A plan lists in one call: one GET /v1/hooks, one POST /v1/fingerprints, nothing per hook."""
+    return (
+        counts.get("GET /v1/hooks") == 1
+        and counts.get("POST /v1/fingerprints") == 1
+        and not counts.get("GET /v1/hooks/{name}")
+        and sum(counts.values()) <= 4
+    )
+
+
+def bench_remote(
+    n: int, work: Path, env: dict[str, str], token: TokenServer | None, args: argparse.Namespace
+) -> list[Measure]:
+    """apply / no-op plan / 1%-changed plan of N hooks with ``--remote`` against a real forwarder."""
+    hp = hookplan_command()
+    d = work / f"remote-{n}"
+    d.mkdir()
+    hooks = make_hooks(n, token.url(args.oauth_host) if token else None)
+    changed, n_changed = change_one_percent(hooks)
+    write_hooks_file(d / "hooks.yaml", hooks)
+    write_hooks_file(d / "hooks-changed.yaml", changed)
+    cenv = {**env, "HOOKPLAN_TOKEN": REMOTE_ADMIN_TOKEN}
+    apply_reps = args.repeats if n <= 1000 else args.big_apply_repeats
+    reps = args.repeats
+
+    apply = Measure("remote", "apply (N creates)", n)
+    noop = Measure("remote", "plan (no-op)", n)
+    one = Measure("remote", "plan (1% changed)", n, note=f"{n_changed} in-place updates")
+    fwd: Forwarder | None = None
+    proxy: CountingProxy | None = None
+    try:
+        cpu: list[float] = []
+        token_requests = 0
+        for rep in range(apply_reps):
+            if fwd:
+                fwd.stop()
+            fwd = Forwarder(d / f"forwarder-{rep}", env).start()  # a fresh, empty registry for each apply
+            before = token.requests if token else 0
+            cpu_before = proc_cpu_seconds(fwd.pid)
+            r = run([*hp, "apply", "-f", "hooks.yaml", "--remote", fwd.url, "--auto-approve"], d, cenv)
+            cpu_after = proc_cpu_seconds(fwd.pid)
+            if f"Apply complete! Resources: {n} added, 0 changed, 0 destroyed." not in r.stdout:
+                raise SystemExit(f"hookplan apply --remote of {n} hooks did not create them all:\n{r.stdout[-2000:]}")
+            states = [h["connection_state"] for h in fwd.hooks()]
+            if len(states) != n or any(s != "AUTHORIZED" for s in states):
+                bad = sum(s != "AUTHORIZED" for s in states)
+                raise SystemExit(f"after apply --remote: {len(states)} hooks on the forwarder, {bad} not AUTHORIZED")
+            apply.runs.append(r)
+            token_requests = (token.requests - before) if token else 0
+            if cpu_before is not None and cpu_after is not None:
+                cpu.append(cpu_after - cpu_before)
+        notes = [f"{token_requests} OAuth token requests from the forwarder"] if token else []
+        if cpu:
+            notes.append(f"forwarder CPU during apply (median) {statistics.median(cpu):.2f}s")
+        apply.note = "; ".join(notes)
+        log(f"  remote   apply               {apply.median:8.2f}s  ({apply.note})")
+
+        # the plans run against the last apply's forwarder, which holds the N hooks
+        assert fwd is not None
+        for _ in range(reps):
+            r = run([*hp, "plan", "-f", "hooks.yaml", "--remote", fwd.url, "--detailed-exitcode"], d, cenv, expect=0)
+            if "No changes." not in r.stdout:
+                raise SystemExit("hookplan plan --remote (no-op) did not say 'No changes.'")
+            noop.runs.append(r)
+        log(f"  remote   plan (no-op)        {noop.median:8.2f}s  peak RSS {noop.rss:.0f} MB")
+
+        for _ in range(reps):
+            cmd = [*hp, "plan", "-f", "hooks-changed.yaml", "--remote", fwd.url, "--detailed-exitcode"]
+            r = run(cmd, d, cenv, expect=2)
+            check_plan(r, 0, n_changed, 0, "hookplan plan --remote (1% changed)")
+            one.runs.append(r)
+        log(f"  remote   plan (1% changed)   {one.median:8.2f}s  peak RSS {one.rss:.0f} MB")
+
+        # Untimed: the same two plans through a counting proxy -- how many calls does a plan make?
+        proxy = CountingProxy(fwd.port)
+        for m, hooks_file, code in ((noop, "hooks.yaml", 0), (one, "hooks-changed.yaml", 2)):
+            run([*hp, "plan", "-f", hooks_file, "--remote", proxy.url, "--detailed-exitcode"], d, cenv, expect=code)
+            counts = proxy.take()
+            calls = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            verdict = "lists in one call" if one_call_listing(counts) else "NOT one call"
+            m.note = "; ".join(x for x in (m.note, f"requests: {calls} ({verdict})") if x)
+            m.calls = counts
+            log(f"  remote   {m.step:<20} requests: {calls}  -> {verdict}")
+        rss = proc_peak_rss_mb(fwd.pid)
+        if rss is not None:
+            apply.note += f"; forwarder peak RSS {rss:.0f} MB"
+    finally:
+        if proxy:
+            proxy.close()
+        if fwd:
+            fwd.stop()
+    return [apply, noop, one]
+
+
+TF_FLAGS = ["-input=false", "-lock=false", "-no-color"]
+
+
+def terraform_setup(
+    n: int, work: Path, env: dict[str, str], args: argparse.Namespace
+) -> tuple[str, Path, dict[str, str], list[dict[str, Any]], int]:
+    """A terraform working directory of N resources (and the 1%-changed one beside it), initialised."""
     tf = shutil.which("terraform") or "terraform"
     d = work / f"terraform-{n}"
     d.mkdir()
@@ -532,8 +813,30 @@ def bench_terraform(n: int, work: Path, env: dict[str, str], args: argparse.Name
     tenv = dict(env)
     tenv.update({f"TF_VAR_{k.lower()}": v for k, v in secret_env().items()})
     tenv.update({"CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"})
-    flags = ["-input=false", "-lock=false", "-no-color"]
     run([tf, "init", "-input=false", "-no-color"], d, tenv)
+    return tf, d, tenv, hooks, n_changed
+
+
+def terraform_apply(
+    n: int, tf: str, d: Path, tenv: dict[str, str], hooks: list[dict[str, Any]], args: argparse.Namespace
+) -> Measure:
+    apply = Measure("terraform", "apply (N creates)", n)
+    for _ in range(args.tf_apply_repeats):
+        for f in ("terraform.tfstate", "terraform.tfstate.backup"):
+            (d / f).unlink(missing_ok=True)
+        r = run([tf, "apply", "-auto-approve", *TF_FLAGS], d, tenv)
+        if f"Resources: {n} added, 0 changed, 0 destroyed." not in r.stdout:
+            raise SystemExit(f"terraform apply did not add {n} resources")
+        apply.runs.append(r)
+    # The state terraform wrote is the one write_state() writes where apply is too slow to wait for.
+    apply.note = "state check: " + ("matches write_state()" if same_state(d, hooks) else "DIFFERS")
+    log(f"  terraform apply              {apply.median:8.2f}s  ({apply.note})")
+    return apply
+
+
+def bench_terraform(n: int, work: Path, env: dict[str, str], args: argparse.Namespace) -> list[Measure]:
+    tf, d, tenv, hooks, n_changed = terraform_setup(n, work, env, args)
+    flags = TF_FLAGS
     reps = args.tf_repeats if n <= 1000 else 1
     tf_version = json.loads(run([tf, "version", "-json"], d, tenv).stdout)["terraform_version"]
     out: list[Measure] = []
@@ -545,18 +848,7 @@ def bench_terraform(n: int, work: Path, env: dict[str, str], args: argparse.Name
     out.append(validate)
 
     if n <= args.tf_apply_max:
-        apply = Measure("terraform", "apply (N creates)", n)
-        for _ in range(args.tf_apply_repeats):
-            for f in ("terraform.tfstate", "terraform.tfstate.backup"):
-                (d / f).unlink(missing_ok=True)
-            r = run([tf, "apply", "-auto-approve", *flags], d, tenv)
-            if f"Resources: {n} added, 0 changed, 0 destroyed." not in r.stdout:
-                raise SystemExit(f"terraform apply did not add {n} resources")
-            apply.runs.append(r)
-        # The state terraform wrote is the one write_state() writes where apply is too slow to wait for.
-        apply.note = "state check: " + ("matches write_state()" if same_state(d, hooks) else "DIFFERS")
-        log(f"  terraform apply              {apply.median:8.2f}s  ({apply.note})")
-        out.append(apply)
+        out.append(terraform_apply(n, tf, d, tenv, hooks, args))
         state_note = "after terraform apply"
     else:
         write_state(d, hooks, tf_version)
@@ -649,8 +941,28 @@ def table(measures: list[Measure], sizes: list[int]) -> str:
     return "\n".join(lines)
 
 
+def remote_table(measures: list[Measure]) -> str:
+    """--remote beside the SQLite registry (and terraform), at each N measured remotely."""
+    steps = ["apply (N creates)", "plan (no-op)", "plan (1% changed)"]
+    lines = [
+        f"{'step':<20} {'N':>7} {'SQLite':>10} {'--remote':>10} {'rem/SQL':>8} {'terraform':>10} {'tf/rem':>7}",
+        "-" * 78,
+    ]
+    for n in sorted({m.n for m in measures if m.tool == "remote"}):
+        for step in steps:
+            loc, rem, tf = (find(measures, tool, step, n) for tool in ("hookplan", "remote", "terraform"))
+            if not rem:
+                continue
+            loc_s = f"{loc.median:9.3f}s" if loc else f"{'-':>10}"
+            tf_s = f"{tf.median:9.2f}s" if tf else f"{'-':>10}"
+            vs_loc = f"{rem.median / loc.median:7.2f}x" if loc else f"{'-':>8}"
+            vs_tf = f"{tf.median / rem.median:6.1f}x" if tf else f"{'-':>7}"
+            lines.append(f"{step:<20} {n:>7,} {loc_s} {rem.median:9.3f}s {vs_loc} {tf_s} {vs_tf}")
+    return "\n".join(lines)
+
+
 def goals(measures: list[Measure]) -> list[dict[str, Any]]:
-    """The issue's three goals (the growth one checked for both kinds of plan)."""
+    """Issue 2's three goals (the growth one checked for both kinds of plan) and issue 4's remote ones."""
 
     def check(goal: str, num: tuple, den: tuple, target: float, higher_is_better: bool) -> dict[str, Any]:
         a, b = find(measures, *num), find(measures, *den)
@@ -684,7 +996,36 @@ def goals(measures: list[Measure]) -> list[dict[str, Any]]:
             )
             for step in (noop, one)
         ),
+        *(
+            check(
+                f"--remote {step} of 1,000: remote / SQLite <= 2",
+                ("remote", step, 1000),
+                ("hookplan", step, 1000),
+                GOAL_REMOTE_PLAN_VS_LOCAL,
+                False,
+            )
+            for step in (noop, one)
+        ),
+        *(one_call(find(measures, "remote", step, 1000), step) for step in (noop, one)),
+        check(
+            "--remote apply of 1,000 creates: terraform / remote >= 10",
+            ("terraform", apply, 1000),
+            ("remote", apply, 1000),
+            GOAL_REMOTE_APPLY_VS_TF,
+            True,
+        ),
     ]
+
+
+def one_call(m: Measure | None, step: str) -> dict[str, Any]:
+    """Issue 4: the remote plan lists in one call, not one call per hook (counted through the proxy)."""
+    calls = m.calls if m else None
+    return {
+        "goal": f"--remote {step} of 1,000: requests (one GET /v1/hooks, one POST /v1/fingerprints, none per hook)",
+        "value": None if calls is None else sum(calls.values()),
+        "target": 4,
+        "pass": None if calls is None else one_call_listing(calls),
+    }
 
 
 def profile(n: int, work: Path, env: dict[str, str]) -> Path:
@@ -720,6 +1061,18 @@ def main() -> None:
         "the state terraform would have and plans over that",
     )
     parser.add_argument("--only", choices=["hookplan", "terraform"], help="measure one tool only")
+    parser.add_argument(
+        "--remote-sizes",
+        default="1000",
+        help="N at which hookplan also runs with --remote against a forwarder subprocess (default 1000; "
+        "'none' to skip); in the full run only those also in --sizes",
+    )
+    parser.add_argument(
+        "--remote-only",
+        action="store_true",
+        help="only the remote registry comparison at --remote-sizes: apply / plans with --remote and with "
+        "SQLite, and terraform's apply (no terraform plans, no validate)",
+    )
     parser.add_argument("--no-oauth", action="store_true", help="leave OAuth hooks out (no token server)")
     parser.add_argument("--oauth-host", default="localhost", help="host name of the local token server")
     parser.add_argument("--profile", action="store_true", help="cProfile a no-op plan at the largest N")
@@ -727,6 +1080,15 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     sizes = sorted({int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip()})
+    remote_sizes = (
+        set()
+        if args.remote_sizes.strip().lower() == "none"
+        else {int(s.replace("_", "")) for s in args.remote_sizes.split(",") if s.strip()}
+    )
+    if args.remote_only:
+        sizes = sorted(remote_sizes)
+        if not sizes:
+            parser.error("--remote-only needs --remote-sizes")
 
     started = time.perf_counter()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOOKPLAN_", "TF_"))}
@@ -749,8 +1111,14 @@ def main() -> None:
             log(f"N = {n:,}")
             if args.only != "terraform":
                 measures += bench_hookplan(n, work, env, token, args)
+                if n in remote_sizes:
+                    measures += bench_remote(n, work, env, token, args)
             if args.only != "hookplan":
-                measures += bench_terraform(n, work, env, args)
+                if not args.remote_only:
+                    measures += bench_terraform(n, work, env, args)
+                elif n <= args.tf_apply_max:
+                    tf, d, tenv, hooks, _ = terraform_setup(n, work, env, args)
+                    measures.append(terraform_apply(n, tf, d, tenv, hooks, args))
         prof = profile(max(sizes), work, env) if args.profile and args.only != "terraform" else None
     finally:
         if token:
@@ -761,11 +1129,16 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     print()
     print(table(measures, sizes))
+    if any(m.tool == "remote" for m in measures):
+        print()
+        print(remote_table(measures))
     results = goals(measures)
+    if args.remote_only:  # issue 2's goals at 10,000 are not measured in this mode
+        results = [g for g in results if g["value"] is not None or "remote" in g["goal"]]
     print()
     for g in results:
         verdict = {True: "PASS", False: "FAIL", None: "n/a "}[g["pass"]]
-        value = "not measured" if g["value"] is None else f"{g['value']:.1f}"
+        value = "not measured" if g["value"] is None else f"{g['value']:.2f}"
         print(f"{verdict}  {g['goal']}: {value}")
     print(f"\n(whole run: {elapsed:.0f}s)")
 
@@ -777,6 +1150,7 @@ def main() -> None:
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": info,
         "sizes": sizes,
+        "remote_sizes": sorted(remote_sizes & set(sizes)),
         "oauth": "none" if args.no_oauth else "local token server on 127.0.0.1 (real requests during apply)",
         "results": [m.to_json() for m in measures],
         "goals": results,
