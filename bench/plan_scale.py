@@ -61,20 +61,11 @@ from urllib.request import Request, urlopen
 
 import yaml
 
+from hookplan.model import EVENT_TYPES
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "bench" / "out"
 
-EVENT_TYPES = [
-    "REGISTRATION",
-    "WEB_REGISTRATION",
-    "AUTHENTICATION",
-    "DEREGISTRATION",
-    "OFFLINE_ACCESS",
-    "ADMIN",
-    "SMART_KEY",
-    "MAGIC_LINK",
-    "ALL",
-]
 HTTP_METHODS = ["POST", "POST", "POST", "PUT", "PATCH", "GET"]  # weighted towards POST, as in practice
 TEAMS = ["siem", "soc", "audit", "fraud", "iam", "helpdesk", "analytics", "compliance"]
 SECRET_POOL = 16  # distinct ${env:...} values per kind of secret
