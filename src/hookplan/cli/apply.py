@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -54,16 +54,27 @@ parallelism_option = click.option(
 )
 
 
+def apply_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options apply and destroy share, in the order --help shows them."""
+    for option in reversed(
+        (
+            hooks_file_option,
+            state_option,
+            remote_option,
+            wait_timeout_option,
+            auto_approve_option,
+            json_option,
+            parallelism_option,
+            lock_timeout_option,
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("planfile", required=False)
-@hooks_file_option
-@state_option
-@remote_option
-@wait_timeout_option
-@auto_approve_option
-@json_option
-@parallelism_option
-@lock_timeout_option
+@apply_options
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Apply only this hook (repeatable).")
 def apply(
     planfile: str | None,
@@ -114,14 +125,7 @@ def apply(
 
 
 @cli.command()
-@hooks_file_option
-@state_option
-@remote_option
-@wait_timeout_option
-@auto_approve_option
-@json_option
-@parallelism_option
-@lock_timeout_option
+@apply_options
 @click.option("--workspace", help="Workspace whose hooks to destroy (default: the hooks file's, else 'default').")
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Destroy only this hook (repeatable).")
 def destroy(

@@ -7,8 +7,10 @@ same commands against a running forwarder.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from starlette.requests import Request
@@ -39,11 +41,20 @@ def _limit(request: Request) -> int:
     return int(raw)
 
 
+def admin_only(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Answer 401/403 unless the request carries the admin token (HOOKPLAN_TOKEN)."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        denied = check_admin(request, request.app.state.runtime.settings.tokens)
+        return denied if denied is not None else await handler(request)
+
+    return endpoint
+
+
+@admin_only
 async def read_events(request: Request) -> Response:
     runtime = request.app.state.runtime
-    denied = check_admin(request, runtime.settings.tokens)
-    if denied is not None:
-        return denied
     name = request.path_params["name"]
     try:
         hours = parse_hours(request.query_params.get("hours"))
@@ -59,11 +70,9 @@ async def read_events(request: Request) -> Response:
     return JSONResponse({"hook": name, "hours": hours, "events": rows})
 
 
+@admin_only
 async def list_dead_letters(request: Request) -> Response:
     runtime = request.app.state.runtime
-    denied = check_admin(request, runtime.settings.tokens)
-    if denied is not None:
-        return denied
     try:
         limit = _limit(request)
     except ValueError as exc:
@@ -72,11 +81,9 @@ async def list_dead_letters(request: Request) -> Response:
     return JSONResponse({"dead_letters": rows})
 
 
+@admin_only
 async def redrive_dead_letters(request: Request) -> Response:
     runtime = request.app.state.runtime
-    denied = check_admin(request, runtime.settings.tokens)
-    if denied is not None:
-        return denied
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
